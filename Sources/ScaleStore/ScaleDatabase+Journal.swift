@@ -1,0 +1,93 @@
+import GRDB
+
+extension ScaleDatabase {
+    /// An index seek, not `max(seq)`, so that a push costs the same at any
+    /// journal length.
+    static let lastSeqSQL = "SELECT seq FROM journal WHERE stream = ? ORDER BY seq DESC LIMIT 1"
+
+    /// Appends one batch to the stream's journal, durably.
+    ///
+    /// When this returns, the entry survives `kill -9` and power loss.
+    ///
+    /// - Parameters:
+    ///   - entry: its `seq` must be the stream's ``lastSeq(stream:)`` + 1.
+    ///   - record: if given, the stream row is upserted in the same
+    ///     transaction (creating the stream on its first push).
+    /// - Throws: ``StoreError/sequenceGap(stream:expected:got:)``,
+    ///   ``StoreError/unknownStream(_:)``, ``StoreError/streamMismatch(expected:got:)``;
+    ///   then nothing was written.
+    public func append(_ entry: JournalEntry, updating record: StreamRecord? = nil) throws {
+        try writer.write { db in
+            if let record {
+                guard record.name == entry.stream else {
+                    throw StoreError.streamMismatch(expected: entry.stream, got: record.name)
+                }
+                try db.upsert(record)
+            }
+            try db.requireStream(entry.stream)
+            let expected = try db.lastSeq(entry.stream) + 1
+            guard entry.seq == expected else {
+                throw StoreError.sequenceGap(stream: entry.stream, expected: expected, got: entry.seq)
+            }
+            try db.execute(
+                sql: """
+                    INSERT INTO journal (\(JournalEntry.scalarColumns), summary)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    entry.stream, entry.seq, entry.step, entry.tag, entry.time.timeIntervalSince1970,
+                    entry.samples, entry.elements, entry.nonfinite,
+                    entry.mean, entry.std, entry.normalizedStd, entry.clampFraction, entry.summary,
+                ])
+        }
+    }
+
+    /// The seq of the stream's last journal entry; 0 when there is none.
+    public func lastSeq(stream: String) throws -> Int64 {
+        try writer.read { try $0.lastSeq(stream) }
+    }
+
+    /// The stream's journal entries with seq greater than `seq`, in seq order,
+    /// with their summaries: what a restart replays on top of a snapshot.
+    public func journal(stream: String, after seq: Int64) throws -> [JournalEntry] {
+        try writer.read { db in
+            try Row.fetchAll(
+                db,
+                sql: "SELECT * FROM journal WHERE stream = ? AND seq > ? ORDER BY seq",
+                arguments: [stream, seq]
+            ).map(JournalEntry.init(row:))
+        }
+    }
+
+    /// The stream's newest `count` journal entries, oldest first, with their
+    /// summaries: what restores a rolling window of `count` batches.
+    ///
+    /// Summaries are only there for entries a snapshot has not pruned; see
+    /// ``writeSnapshot(_:keepSummariesOfLast:)``.
+    public func lastEntries(stream: String, count: Int) throws -> [JournalEntry] {
+        try requireNonNegative(count, "count")
+        return try writer.read { db in
+            try Row.fetchAll(
+                db,
+                sql: "SELECT * FROM journal WHERE stream = ? ORDER BY seq DESC LIMIT ?",
+                arguments: [stream, count]
+            ).reversed().map(JournalEntry.init(row:))
+        }
+    }
+
+    /// The stream's newest `limit` journal entries, oldest first, without
+    /// summaries (`summary` is `nil`): the per-batch series of `history`.
+    public func history(stream: String, limit: Int) throws -> [JournalEntry] {
+        try requireNonNegative(limit, "limit")
+        return try writer.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT \(JournalEntry.scalarColumns) FROM journal
+                    WHERE stream = ? ORDER BY seq DESC LIMIT ?
+                    """,
+                arguments: [stream, limit]
+            ).reversed().map(JournalEntry.init(row:))
+        }
+    }
+}

@@ -1,0 +1,44 @@
+/// Why a ``ScaleDatabase`` operation was refused.
+///
+/// Every refused write leaves the database unchanged: each operation runs in a
+/// single transaction that is rolled back when it throws. SQLite failures
+/// (disk full, I/O errors) surface as GRDB's `DatabaseError`.
+public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The database file could not be created or opened.
+    case cannotOpen(path: String, reason: String)
+    /// The stream has no row in the database.
+    case unknownStream(String)
+    /// A journal entry's `seq` is not the stream's last `seq` + 1.
+    case sequenceGap(stream: String, expected: Int64, got: Int64)
+    /// A journal entry or snapshot was written together with the record of another stream.
+    case streamMismatch(expected: String, got: String)
+    /// A snapshot claims to include journal entries that were never appended.
+    case snapshotAheadOfJournal(stream: String, snapshotSeq: Int64, lastSeq: Int64)
+    /// A snapshot is older than the stream's latest snapshot.
+    case staleSnapshot(stream: String, snapshotSeq: Int64, latestSeq: Int64)
+    /// An alert state other than `pending`, `firing` or `resolved`.
+    case invalidAlertState(String)
+    /// A count or limit argument was negative.
+    case negativeArgument(name: String, value: Int)
+
+    public var description: String {
+        switch self {
+        case let .cannotOpen(path, reason):
+            return "cannot open database at \(path): \(reason); check that the directory is writable or choose another path"
+        case let .unknownStream(name):
+            return "stream '\(name)' does not exist in the database; create it with upsertStream first"
+        case let .sequenceGap(stream, expected, got):
+            return "journal entry for stream '\(stream)' has seq \(got), but the next seq must be \(expected); nothing was written"
+        case let .streamMismatch(expected, got):
+            return "record is for stream '\(got)' but the operation is for stream '\(expected)'"
+        case let .snapshotAheadOfJournal(stream, snapshotSeq, lastSeq):
+            return "snapshot of stream '\(stream)' claims seq \(snapshotSeq), but the journal ends at seq \(lastSeq)"
+        case let .staleSnapshot(stream, snapshotSeq, latestSeq):
+            return "snapshot of stream '\(stream)' at seq \(snapshotSeq) is older than the stored snapshot at seq \(latestSeq)"
+        case let .invalidAlertState(state):
+            return "alert state '\(state)' is not one of pending, firing, resolved"
+        case let .negativeArgument(name, value):
+            return "\(name) must not be negative (got \(value))"
+        }
+    }
+}
