@@ -86,9 +86,18 @@ extension Database {
         guard try streamExists(name) else { throw StoreError.unknownStream(name) }
     }
 
-    /// The stream's last journal seq, 0 when its journal is empty.
+    /// The stream's last seq: of its journal, or of its latest snapshot when
+    /// ``ScaleDatabase/pruneHistory(stream:keepingLast:)`` emptied the journal;
+    /// 0 for a fresh stream.
     func lastSeq(_ stream: String) throws -> Int64 {
-        try Int64.fetchOne(self, sql: ScaleDatabase.lastSeqSQL, arguments: [stream]) ?? 0
+        let journal = try Int64.fetchOne(self, sql: ScaleDatabase.lastSeqSQL, arguments: [stream]) ?? 0
+        return max(journal, try latestSnapshotSeq(stream) ?? 0)
+    }
+
+    func latestSnapshotSeq(_ stream: String) throws -> Int64? {
+        try Int64.fetchOne(
+            self, sql: "SELECT seq FROM snapshots WHERE stream = ? ORDER BY seq DESC LIMIT 1",
+            arguments: [stream])
     }
 
     func upsert(_ record: StreamRecord) throws {

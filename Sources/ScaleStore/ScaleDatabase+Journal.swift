@@ -42,9 +42,32 @@ extension ScaleDatabase {
         }
     }
 
-    /// The seq of the stream's last journal entry; 0 when there is none.
+    /// The seq of the stream's last batch, 0 for a stream without batches;
+    /// the next ``append(_:updating:)`` must use this + 1.
+    ///
+    /// It survives ``pruneHistory(stream:keepingLast:)``, which may empty the
+    /// journal: the latest snapshot's seq counts too.
     public func lastSeq(stream: String) throws -> Int64 {
         try writer.read { try $0.lastSeq(stream) }
+    }
+
+    /// Deletes old journal rows to bound the database's size; ``history(stream:limit:)``
+    /// then reaches back at least `count` batches.
+    ///
+    /// Rows after the latest snapshot are kept whatever `count` is, since a
+    /// restart replays them; without a snapshot nothing is deleted.
+    ///
+    /// - Returns: the number of rows deleted.
+    @discardableResult
+    public func pruneHistory(stream: String, keepingLast count: Int) throws -> Int {
+        try requireNonNegative(count, "count")
+        return try writer.write { db in
+            guard let snapshotSeq = try db.latestSnapshotSeq(stream) else { return 0 }
+            let cutoff = min(snapshotSeq, try db.lastSeq(stream) - Int64(count))
+            try db.execute(
+                sql: "DELETE FROM journal WHERE stream = ? AND seq <= ?", arguments: [stream, cutoff])
+            return db.changesCount
+        }
     }
 
     /// The stream's journal entries with seq greater than `seq`, in seq order,

@@ -31,11 +31,7 @@ extension ScaleDatabase {
                 throw StoreError.snapshotAheadOfJournal(
                     stream: stream, snapshotSeq: snapshot.seq, lastSeq: lastSeq)
             }
-            if let latest = try Int64.fetchOne(
-                db, sql: "SELECT seq FROM snapshots WHERE stream = ? ORDER BY seq DESC LIMIT 1",
-                arguments: [stream]),
-                latest > snapshot.seq
-            {
+            if let latest = try db.latestSnapshotSeq(stream), latest > snapshot.seq {
                 throw StoreError.staleSnapshot(stream: stream, snapshotSeq: snapshot.seq, latestSeq: latest)
             }
             try db.execute(

@@ -113,4 +113,37 @@ import Testing
             #expect(last.first?.hasPrefix("SEARCH") == true, "\(last)")
         }
     }
+
+    @Test func pruneHistoryKeepsWhatARestartNeeds() throws {
+        try withFileDatabase { db, _ in
+            try fill(db, count: 20)
+            #expect(try db.pruneHistory(stream: "sd15", keepingLast: 0) == 0)  // no snapshot yet
+            #expect(try db.journal(stream: "sd15", after: 0).count == 20)
+
+            try db.writeSnapshot(Snapshot(stream: "sd15", seq: 15, time: time(15), state: Data("s".utf8)), keepSummariesOfLast: 5)
+            #expect(try db.pruneHistory(stream: "sd15", keepingLast: 12) == 8)
+            #expect(try db.history(stream: "sd15", limit: 100).map(\.seq) == Array(9...20))
+            // Rows after the snapshot stay even when asked to keep fewer.
+            #expect(try db.pruneHistory(stream: "sd15", keepingLast: 2) == 7)
+            #expect(try db.journal(stream: "sd15", after: 0) == (16...20).map { makeEntry(seq: $0) })
+        }
+    }
+
+    @Test func seqContinuesAfterTheWholeHistoryIsPruned() throws {
+        try withFileDatabase { db, path in
+            try fill(db, count: 4)
+            try db.writeSnapshot(Snapshot(stream: "sd15", seq: 4, time: time(4), state: Data("s".utf8)), keepSummariesOfLast: 0)
+            #expect(try db.pruneHistory(stream: "sd15", keepingLast: 0) == 4)
+            try db.close()
+
+            let reopened = try ScaleDatabase(path: path)
+            #expect(try reopened.history(stream: "sd15", limit: 10).isEmpty)
+            #expect(try reopened.lastSeq(stream: "sd15") == 4)
+            #expect(throws: StoreError.sequenceGap(stream: "sd15", expected: 5, got: 1)) {
+                try reopened.append(makeEntry(seq: 1))
+            }
+            try reopened.append(makeEntry(seq: 5))
+            #expect(try reopened.journal(stream: "sd15", after: 4) == [makeEntry(seq: 5)])
+        }
+    }
 }
