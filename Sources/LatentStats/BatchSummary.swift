@@ -1,0 +1,84 @@
+/// Everything `scaled` keeps about a set of latents, in a form that merges exactly.
+///
+/// A summary is built from one pushed tensor by ``BatchSummary/init(bytes:layout:normalizer:)``
+/// and merged with others by ``merge(_:)``. Merging the summaries of any split
+/// of a tensor gives the summary of the whole, up to float rounding, so a
+/// stream's cumulative statistics, its rolling window and summaries from
+/// several machines are all just merges.
+///
+/// All moments are over finite elements; NaN, +inf and −inf are counted and
+/// excluded.
+public struct BatchSummary: Sendable, Equatable {
+    /// Channels (the length of the channel axis).
+    public let channels: Int
+    /// Batches merged into this summary.
+    public var batches: Int
+    /// Samples (axis-0 entries).
+    public var samples: Int
+    /// All elements, finite or not.
+    public var elements: Int
+    public var nanCount: Int
+    public var posInfCount: Int
+    public var negInfCount: Int
+    /// Moments of all finite elements.
+    public var total: Moments
+    /// Moments of the finite elements of each channel.
+    public var perChannel: [Moments]
+    /// Channel co-moments (positions are observations).
+    public var covariance: ChannelCovariance
+    /// Sketch of the raw finite values.
+    public var sketch: QuantileSketch
+    /// Between-sample variability over all channels.
+    public var sampleSpread: SampleSpread
+    /// Between-sample variability per channel.
+    public var channelSpread: [SampleSpread]
+
+    /// The empty summary for `channels` channels: the identity of ``merge(_:)``.
+    public init(channels: Int) {
+        self.channels = channels
+        batches = 0; samples = 0; elements = 0
+        nanCount = 0; posInfCount = 0; negInfCount = 0
+        total = .empty
+        perChannel = Array(repeating: .empty, count: channels)
+        covariance = ChannelCovariance(channels: channels)
+        sketch = QuantileSketch()
+        sampleSpread = .empty
+        channelSpread = Array(repeating: .empty, count: channels)
+    }
+
+    /// Non-finite elements of every kind.
+    public var nonfiniteCount: Int { nanCount + posInfCount + negInfCount }
+
+    /// Merges `other` into `self`. Both must have the same channel count.
+    public mutating func merge(_ other: BatchSummary) {
+        precondition(channels == other.channels, "cannot merge summaries with \(channels) and \(other.channels) channels")
+        batches += other.batches
+        samples += other.samples
+        elements += other.elements
+        nanCount += other.nanCount
+        posInfCount += other.posInfCount
+        negInfCount += other.negInfCount
+        total.merge(other.total)
+        for c in 0..<channels {
+            perChannel[c].merge(other.perChannel[c])
+            channelSpread[c].merge(other.channelSpread[c])
+        }
+        covariance.merge(other.covariance)
+        sketch.merge(other.sketch)
+        sampleSpread.merge(other.sampleSpread)
+    }
+
+    /// `self` merged with `other`.
+    public func merging(_ other: BatchSummary) -> BatchSummary {
+        var s = self; s.merge(other); return s
+    }
+
+    /// The value at quantile `q`, from the sketch, clamped to the exact min and max.
+    public func quantile(_ q: Double) -> Double? {
+        guard total.count > 0 else { return nil }
+        if q <= 0 { return total.min }
+        if q >= 1 { return total.max }
+        guard let v = sketch.quantile(q) else { return nil }
+        return Swift.min(Swift.max(v, total.min), total.max)
+    }
+}

@@ -1,0 +1,166 @@
+/// A compact little-endian binary form for summaries, used for journal rows
+/// and snapshots. Versioned by a leading magic and version byte.
+public enum BinaryCodingError: Error, Equatable, Sendable, CustomStringConvertible {
+    case truncated
+    case badMagic
+    case unsupportedVersion(UInt8)
+    case inconsistent(String)
+
+    public var description: String {
+        switch self {
+        case .truncated: "stored summary is truncated"
+        case .badMagic: "stored bytes are not a latentscale summary"
+        case .unsupportedVersion(let v): "stored summary has format version \(v), which this build cannot read"
+        case .inconsistent(let what): "stored summary is inconsistent: \(what)"
+        }
+    }
+}
+
+/// Appends primitive values in little-endian order.
+public struct ByteWriter: Sendable {
+    public private(set) var bytes: [UInt8] = []
+    public init() {}
+    public mutating func u8(_ v: UInt8) { bytes.append(v) }
+    public mutating func u16(_ v: UInt16) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
+    public mutating func u64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
+    public mutating func int(_ v: Int) { u64(UInt64(bitPattern: Int64(v))) }
+    public mutating func double(_ v: Double) { u64(v.bitPattern) }
+    public mutating func doubles(_ v: [Double]) { int(v.count); for x in v { double(x) } }
+}
+
+/// Reads what ``ByteWriter`` wrote; every read is bounds-checked.
+public struct ByteReader {
+    let bytes: [UInt8]
+    var offset = 0
+    public init(_ bytes: [UInt8]) { self.bytes = bytes }
+    public var isAtEnd: Bool { offset == bytes.count }
+    public mutating func u8() throws(BinaryCodingError) -> UInt8 {
+        guard offset < bytes.count else { throw .truncated }
+        defer { offset += 1 }
+        return bytes[offset]
+    }
+    public mutating func u16() throws(BinaryCodingError) -> UInt16 {
+        guard offset + 2 <= bytes.count else { throw .truncated }
+        defer { offset += 2 }
+        return UInt16(bytes[offset]) | UInt16(bytes[offset + 1]) << 8
+    }
+    public mutating func u64() throws(BinaryCodingError) -> UInt64 {
+        guard offset + 8 <= bytes.count else { throw .truncated }
+        var v: UInt64 = 0
+        for i in 0..<8 { v |= UInt64(bytes[offset + i]) << (8 * UInt64(i)) }
+        offset += 8
+        return v
+    }
+    public mutating func int() throws(BinaryCodingError) -> Int { Int(Int64(bitPattern: try u64())) }
+    public mutating func count(max: Int) throws(BinaryCodingError) -> Int {
+        let n = try int()
+        guard n >= 0, n <= max, n <= bytes.count - offset else { throw .inconsistent("count \(n)") }
+        return n
+    }
+    public mutating func double() throws(BinaryCodingError) -> Double { Double(bitPattern: try u64()) }
+    public mutating func doubles() throws(BinaryCodingError) -> [Double] {
+        let n = try count(max: 1 << 24)
+        var out: [Double] = []; out.reserveCapacity(n)
+        for _ in 0..<n { out.append(try double()) }
+        return out
+    }
+}
+
+extension Moments {
+    func encode(to w: inout ByteWriter) {
+        w.int(count); w.double(mean); w.double(m2); w.double(m3); w.double(m4); w.double(min); w.double(max)
+    }
+    init(from r: inout ByteReader) throws(BinaryCodingError) {
+        self.init(count: try r.int(), mean: try r.double(), m2: try r.double(), m3: try r.double(),
+                  m4: try r.double(), min: try r.double(), max: try r.double())
+    }
+}
+
+extension SampleSpread {
+    func encode(to w: inout ByteWriter) {
+        variances.encode(to: &w); means.encode(to: &w); meanSquares.encode(to: &w)
+    }
+    init(from r: inout ByteReader) throws(BinaryCodingError) {
+        self.init(variances: try Moments(from: &r), means: try Moments(from: &r), meanSquares: try Moments(from: &r))
+    }
+}
+
+extension QuantileSketch {
+    func encode(to w: inout ByteWriter) {
+        w.int(keys.count)
+        for (k, c) in zip(keys, counts) { w.u16(k); w.u64(c) }
+    }
+    init(from r: inout ByteReader) throws(BinaryCodingError) {
+        let n = try r.count(max: 65536)
+        var keys: [UInt16] = [], counts: [UInt64] = []
+        keys.reserveCapacity(n); counts.reserveCapacity(n)
+        for i in 0..<n {
+            let k = try r.u16()
+            if i > 0 && k <= keys[i - 1] { throw .inconsistent("sketch keys out of order") }
+            keys.append(k); counts.append(try r.u64())
+        }
+        self.init(keys: keys, counts: counts)
+    }
+}
+
+extension BatchSummary {
+    static let magic: [UInt8] = Array("LSBS".utf8)
+    static let formatVersion: UInt8 = 1
+
+    /// The summary's binary form.
+    public func encoded() -> [UInt8] {
+        var w = ByteWriter()
+        for b in Self.magic { w.u8(b) }
+        w.u8(Self.formatVersion)
+        w.int(channels); w.int(batches); w.int(samples); w.int(elements)
+        w.int(nanCount); w.int(posInfCount); w.int(negInfCount)
+        total.encode(to: &w)
+        for m in perChannel { m.encode(to: &w) }
+        w.int(covariance.count); w.doubles(covariance.mean); w.doubles(covariance.comoment)
+        sketch.encode(to: &w)
+        sampleSpread.encode(to: &w)
+        for s in channelSpread { s.encode(to: &w) }
+        return w.bytes
+    }
+
+    /// Decodes what ``encoded()`` produced.
+    public init(encoded bytes: [UInt8]) throws(BinaryCodingError) {
+        var r = ByteReader(bytes)
+        for b in Self.magic { guard try r.u8() == b else { throw .badMagic } }
+        let version = try r.u8()
+        guard version == Self.formatVersion else { throw .unsupportedVersion(version) }
+        let channels = try r.count(max: 1 << 16)
+        guard channels > 0 else { throw .inconsistent("zero channels") }
+        self.init(channels: channels)
+        batches = try r.int(); samples = try r.int(); elements = try r.int()
+        nanCount = try r.int(); posInfCount = try r.int(); negInfCount = try r.int()
+        total = try Moments(from: &r)
+        for c in 0..<channels { perChannel[c] = try Moments(from: &r) }
+        let coCount = try r.int()
+        let coMean = try r.doubles()
+        let co = try r.doubles()
+        guard coMean.count == channels, co.count == channels * channels else { throw .inconsistent("covariance size") }
+        covariance = ChannelCovariance(channels: channels, count: coCount, mean: coMean, comoment: co)
+        sketch = try QuantileSketch(from: &r)
+        sampleSpread = try SampleSpread(from: &r)
+        for c in 0..<channels { channelSpread[c] = try SampleSpread(from: &r) }
+        guard r.isAtEnd else { throw .inconsistent("trailing bytes") }
+    }
+}
+
+extension ClampCount {
+    /// The clamp count's binary form.
+    public func encoded() -> [UInt8] {
+        var w = ByteWriter()
+        w.double(range); w.int(elements); w.int(outside); absSketch.encode(to: &w)
+        return w.bytes
+    }
+
+    /// Decodes what ``encoded()`` produced.
+    public init(encoded bytes: [UInt8]) throws(BinaryCodingError) {
+        var r = ByteReader(bytes)
+        self.init(range: try r.double(), elements: try r.int(), outside: try r.int(),
+                  absSketch: try QuantileSketch(from: &r))
+        guard r.isAtEnd else { throw .inconsistent("trailing bytes") }
+    }
+}

@@ -1,0 +1,63 @@
+/// The C×C co-moment matrix of the channel vector, each position across the
+/// non-channel axes being one observation: Σₖ (xₖ − x̄)(xₖ − x̄)ᵀ.
+///
+/// A position where any channel is non-finite is left out entirely, so
+/// `count` and `mean` may differ from the per-channel moments when NaN/inf
+/// are present.
+public struct ChannelCovariance: Sendable, Equatable {
+    public var channels: Int
+    public var count: Int
+    public var mean: [Double]
+    /// Row-major, full (both triangles filled).
+    public var comoment: [Double]
+
+    public init(channels: Int) {
+        self.channels = channels; count = 0
+        mean = Array(repeating: 0, count: channels)
+        comoment = Array(repeating: 0, count: channels * channels)
+    }
+
+    public init(channels: Int, count: Int, mean: [Double], comoment: [Double]) {
+        self.channels = channels; self.count = count; self.mean = mean; self.comoment = comoment
+    }
+
+    /// Merges with Chan et al.'s pairwise update: C = Ca + Cb + δδᵀ·na·nb/n.
+    public mutating func merge(_ other: ChannelCovariance) {
+        precondition(channels == other.channels, "channel counts differ")
+        guard other.count > 0 else { return }
+        guard count > 0 else { self = other; return }
+        let na = Double(count), nb = Double(other.count), n = na + nb
+        let w = na * nb / n
+        let c = channels
+        var delta = [Double](repeating: 0, count: c)
+        for a in 0..<c { delta[a] = other.mean[a] - mean[a] }
+        for a in 0..<c {
+            for b in 0..<c {
+                comoment[a * c + b] += other.comoment[a * c + b] + delta[a] * delta[b] * w
+            }
+        }
+        for a in 0..<c { mean[a] += delta[a] * nb / n }
+        count += other.count
+    }
+
+    /// Population covariance (ddof 0), row-major; nil when empty.
+    public var covariance: [Double]? {
+        guard count > 0 else { return nil }
+        let n = Double(count)
+        return comoment.map { $0 / n }
+    }
+
+    /// Pearson correlation, row-major; entries for constant channels are 0 (1 on the diagonal).
+    public var correlation: [Double]? {
+        guard count > 0 else { return nil }
+        let c = channels
+        var r = [Double](repeating: 0, count: c * c)
+        for a in 0..<c {
+            for b in 0..<c {
+                let den = (comoment[a * c + a] * comoment[b * c + b]).squareRoot()
+                r[a * c + b] = a == b ? 1 : (den > 0 ? comoment[a * c + b] / den : 0)
+            }
+        }
+        return r
+    }
+}
