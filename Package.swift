@@ -59,8 +59,8 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
-        .executableTarget(
-            name: "scalectl",
+        .target(
+            name: "ScalectlCore",
             dependencies: [
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -68,9 +68,17 @@ let package = Package(
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             ]
         ),
+        .executableTarget(
+            name: "scalectl",
+            dependencies: [
+                "ScalectlCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
         .testTarget(name: "LatentStatsTests", dependencies: ["LatentStats"]),
         .testTarget(name: "ScaleStoreTests", dependencies: ["ScaleStore"]),
         .testTarget(name: "ScaleServerTests", dependencies: ["ScaleServer", "LatentStats"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["LatentStats"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["LatentStats", "scaled"]),
+        .testTarget(name: "ScalectlTests", dependencies: ["ScalectlCore", "scalectl", "scaled"]),
     ]
 )
