@@ -43,6 +43,7 @@ class FakeScaled:
     def __init__(self, path: str) -> None:
         self.path = path
         self.delay = 0.0  # seconds each push takes
+        self.light = False  # don't keep values (latency runs with big batches)
         self.flags: List[Dict[str, Any]] = []
         self.requests: List[Dict[str, Any]] = []
         self.streams: Dict[str, Dict[str, Any]] = {}
@@ -215,10 +216,13 @@ class _Handler(BaseHTTPRequestHandler):
                 size = 2 if dtype == "bfloat16" else DTYPES[dtype].itemsize
                 if int(np.prod(shape)) * size != len(body):
                     return _error("length_mismatch", f"body has {len(body)} bytes, shape needs {int(np.prod(shape)) * size}", 400)
-                values = decode(body, dtype, shape)
-            record.update(dtype=dtype, shape=shape, values=values)
+                values = decode(body[: 16 * size] if fake.light else body, dtype, (16,) if fake.light else shape)
             with fake.lock:
                 s = fake._stream(name)
+                if fake.light:
+                    fake.requests.remove(record)
+                else:
+                    record.update(dtype=dtype, shape=shape, values=values)
                 s["values"].append(values.ravel())
                 s["batches"] += 1
                 s["samples"] += shape[0]
@@ -260,3 +264,25 @@ class _Handler(BaseHTTPRequestHandler):
                 hist = [{"seq": i + 1, "samples": 1} for i in range(s["batches"])][-limit:]
                 return 200, {"stream": name, "history": hist}
         return _error("method_not_allowed", f"{method} not allowed here", 405)
+
+
+def main() -> None:
+    """Run a fake daemon in its own process: python fake_scaled.py SOCKET [--delay S] [--light]."""
+    import argparse
+    import signal
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("socket")
+    ap.add_argument("--delay", type=float, default=0.0)
+    ap.add_argument("--light", action="store_true")
+    args = ap.parse_args()
+    fake = FakeScaled(args.socket)
+    fake.delay, fake.light = args.delay, args.light
+    fake.start()
+    print("ready", flush=True)
+    signal.sigwait({signal.SIGTERM, signal.SIGINT})
+    fake.stop()
+
+
+if __name__ == "__main__":
+    main()

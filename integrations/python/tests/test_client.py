@@ -252,3 +252,23 @@ def test_version_and_exports() -> None:
     assert latentscale.__version__
     for name in latentscale.__all__:
         assert hasattr(latentscale, name)
+
+
+def test_send_timeout_when_daemon_stops_reading(sockdir: str) -> None:
+    """A large body to a peer that never reads times out instead of hanging."""
+    path = os.path.join(sockdir, "deaf.sock")
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(path)
+    srv.listen(1)
+    try:
+        c = Client(path, timeout=0.3)
+        x = np.zeros((64, 4, 64, 64), np.float32)  # 4 MiB, far over the socket buffer
+        import time
+
+        t0 = time.monotonic()
+        with pytest.raises(LatentScaleConnectionError) as err:
+            c.push("s", x)
+        assert err.value.timeout
+        assert time.monotonic() - t0 < 5
+    finally:
+        srv.close()

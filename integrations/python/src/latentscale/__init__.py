@@ -32,6 +32,12 @@ __all__ = [
 def unwrap_vae(vae: Any) -> Any:
     """Undo :meth:`Monitor.wrap_vae`: restore the original ``vae.encode``."""
     original = getattr(vae.encode, "__latentscale_original__", None)
-    if original is not None:
+    if original is None:
+        return vae
+    if getattr(original, "__self__", None) is vae and getattr(type(vae), "encode", None) is getattr(
+        original, "__func__", None
+    ):
+        del vae.encode  # the class's own method shows through again
+    else:
         vae.encode = original
     return vae

@@ -7,6 +7,7 @@ import io
 import json
 import os
 import socket as _socket
+import struct
 from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 from urllib.parse import quote, urlencode
 
@@ -48,12 +49,49 @@ class UnixHTTPConnection(http.client.HTTPConnection):
     def connect(self) -> None:
         sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
         try:
+            if self.timeout is not None:
+                # Kernel-side send timeout, used while a large body goes out in blocking
+                # mode (see send()); Python's own timeout covers everything else.
+                secs = int(self.timeout)
+                usecs = int((self.timeout - secs) * 1e6)
+                sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_SNDTIMEO, struct.pack("ll", secs, usecs))
             sock.settimeout(self.timeout)
             sock.connect(self.socket_path)
         except BaseException:
             sock.close()
             raise
         self.sock = sock
+
+    def send(self, data: Any) -> None:
+        """Send ``data``; a large bytes-like body goes out in one blocking ``sendall``.
+
+        With a Python-level timeout the socket is non-blocking and ``sendall`` sends a
+        2 MiB tensor as dozens of chunks, taking and releasing the GIL for each; a
+        training loop running Python in another thread then waits for the GIL behind
+        each chunk. A blocking AF_UNIX send is one system call that releases the GIL
+        once (the kernel's SO_SNDTIMEO still bounds a stalled peer).
+        """
+        if self.sock is None and self.auto_open:
+            self.connect()
+        sock = self.sock
+        if sock is None or hasattr(data, "read") or not _is_large_buffer(data):
+            super().send(data)
+            return
+        sock.settimeout(None)
+        try:
+            sock.sendall(data)
+        finally:
+            sock.settimeout(self.timeout)
+
+
+_LARGE_BODY = 64 * 1024
+
+
+def _is_large_buffer(data: Any) -> bool:
+    try:
+        return memoryview(data).nbytes >= _LARGE_BODY
+    except TypeError:
+        return False
 
 
 _STALE_CONNECTION = (
@@ -142,7 +180,7 @@ class Client:
                 sent = True
                 response = conn.getresponse()
                 data = response.read()
-            except _socket.timeout as exc:
+            except (_socket.timeout, BlockingIOError) as exc:  # BlockingIOError: SO_SNDTIMEO expired
                 self.close()
                 raise LatentScaleConnectionError(self.socket_path, str(exc) or "timed out", timeout=True) from exc
             except _STALE_CONNECTION as exc:

@@ -15,7 +15,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from ._client import Client
 from ._errors import LatentScaleConnectionError, LatentScaleError
-from ._tensors import Snapshot, is_torch_tensor, snapshot
+from ._tensors import BufferPool, Snapshot, is_torch_tensor, snapshot
 
 __all__ = ["Monitor", "MonitorStats", "rank_tag"]
 
@@ -138,6 +138,7 @@ class Monitor:
         self._client = Client(socket, timeout=timeout)
         self.socket_path = self._client.socket_path
         self._queue: "queue.Queue[Optional[_Item]]" = queue.Queue(maxsize=queue_size)
+        self._pool = BufferPool(per_key=queue_size + 1)
         self._backoff_initial = backoff_initial
         self._backoff_max = backoff_max
 
@@ -203,7 +204,7 @@ class Monitor:
     def _submit(self, latents: Any, step: Optional[int], tag: Optional[str], *, owned: bool) -> bool:
         if not self._admit():
             return False
-        item = _Item(snapshot(latents, self.max_samples, owned=owned), step, self._tag(tag))
+        item = _Item(snapshot(latents, self.max_samples, owned=owned, pool=self._pool), step, self._tag(tag))
         try:
             self._queue.put_nowait(item)
         except queue.Full:
@@ -324,7 +325,9 @@ class Monitor:
         return vae
 
     def _enqueue_owned(self, latents: Any) -> None:
-        item = _Item(snapshot(latents, self.max_samples, owned=is_torch_tensor(latents)), None, self._tag(None))
+        item = _Item(
+            snapshot(latents, self.max_samples, owned=is_torch_tensor(latents), pool=self._pool), None, self._tag(None)
+        )
         try:
             self._queue.put_nowait(item)
         except queue.Full:
@@ -351,15 +354,19 @@ class Monitor:
 
     def _send(self, item: _Item) -> None:
         wire = item.snap.wire()
-        response = self._client.push_bytes(
-            self.stream,
-            wire.data,
-            wire.dtype,
-            wire.shape,
-            step=item.step,
-            tag=item.tag,
-            channel_axis=self.channel_axis,
-        )
+        try:
+            response = self._client.push_bytes(
+                self.stream,
+                wire.data,
+                wire.dtype,
+                wire.shape,
+                step=item.step,
+                tag=item.tag,
+                channel_axis=self.channel_axis,
+            )
+        finally:
+            del wire
+            item.snap.release()
         normalization = response.get("normalization")
         if normalization is not None:
             self._normalization = normalization
@@ -431,6 +438,7 @@ def _run_worker(ref: "weakref.ref[Monitor]") -> None:
                         retry_at = time.monotonic() + backoff
                         backoff = min(backoff * 2, m._backoff_max)
                 else:
+                    item.snap.release()
                     with m._lock:
                         m._dropped += 1
             del item
