@@ -75,6 +75,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        .executableTarget(name: "scalebench", dependencies: ["LatentStats"]),
         .testTarget(name: "LatentStatsTests", dependencies: ["LatentStats"]),
         .testTarget(name: "ScaleStoreTests", dependencies: ["ScaleStore"]),
         .testTarget(name: "ScaleServerTests", dependencies: ["ScaleServer", "LatentStats"]),
