@@ -1,1 +1,77 @@
-print("scaled")
+import ArgumentParser
+import Foundation
+import Logging
+import ScaleServer
+
+/// `scaled`: the latentscale daemon. Options override `SCALED_*` environment
+/// variables, which override the embedded defaults.
+@main
+struct Scaled: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "scaled",
+        abstract: "Keep exact running statistics of VAE latents pushed by training loops, and serve the normalization to use.",
+        discussion: """
+        Serves HTTP/1.1 on a Unix socket (see scaled-protocol(7)) and persists every \
+        acknowledged push to SQLite before answering. SIGTERM or SIGINT stop it gracefully.
+
+        Environment: SCALED_SOCKET, SCALED_DB, SCALED_SOCKET_MODE, SCALED_MAX_BODY_BYTES, \
+        SCALED_LOG_LEVEL; XDG_RUNTIME_DIR and XDG_STATE_HOME choose the default paths.
+        """,
+        version: ScaleDaemon.version
+    )
+
+    @Option(help: ArgumentHelp("Unix socket to serve on (env SCALED_SOCKET; default $XDG_RUNTIME_DIR/scaled.sock, else /tmp/scaled-$UID/scaled.sock).", valueName: "path"))
+    var socket: String?
+
+    @Option(help: ArgumentHelp("SQLite database file (env SCALED_DB; default $XDG_STATE_HOME/scaled/scaled.db, else ~/.local/state/scaled/scaled.db).", valueName: "path"))
+    var db: String?
+
+    @Option(name: .customLong("socket-mode"), help: ArgumentHelp("Permissions of the socket file, in octal (env SCALED_SOCKET_MODE; default 0600).", valueName: "mode"))
+    var socketMode: String?
+
+    @Option(name: .customLong("max-body-bytes"), help: ArgumentHelp("Largest push body accepted; larger ones get 413 (env SCALED_MAX_BODY_BYTES; default 2147483648).", valueName: "bytes"))
+    var maxBodyBytes: Int?
+
+    @Option(name: .customLong("log-level"), help: ArgumentHelp("trace, debug, info, notice, warning, error or critical (env SCALED_LOG_LEVEL; default info).", valueName: "level"))
+    var logLevel: String?
+
+    func run() async throws {
+        let env = ProcessInfo.processInfo.environment
+        var settings = DaemonSettings(
+            socketPath: socket ?? DaemonSettings.defaultSocketPath(environment: env),
+            databasePath: db ?? DaemonSettings.defaultDatabasePath(environment: env))
+        if let m = socketMode ?? env["SCALED_SOCKET_MODE"] {
+            guard let v = UInt16(m, radix: 8), v <= 0o777 else {
+                throw ValidationError("--socket-mode '\(m)' is not an octal mode such as 0600 or 0660")
+            }
+            settings.socketMode = v
+        }
+        if let b = maxBodyBytes ?? env["SCALED_MAX_BODY_BYTES"].flatMap({ Int($0) }) {
+            guard b > 0 else { throw ValidationError("--max-body-bytes must be positive") }
+            settings.maxBodyBytes = b
+        } else if let text = env["SCALED_MAX_BODY_BYTES"] {
+            throw ValidationError("SCALED_MAX_BODY_BYTES '\(text)' is not a number of bytes")
+        }
+        let levelText = logLevel ?? env["SCALED_LOG_LEVEL"] ?? "info"
+        guard let level = Logger.Level(rawValue: levelText) else {
+            throw ValidationError("log level '\(levelText)' is unknown; use trace, debug, info, notice, warning, error or critical")
+        }
+        settings.logLevel = level
+        LoggingSystem.bootstrap { label in
+            var h = StreamLogHandler.standardError(label: label)
+            h.logLevel = level
+            return h
+        }
+        var logger = Logger(label: "scaled")
+        logger.logLevel = level
+        do {
+            try await ScaleDaemon.run(settings, logger: logger)
+        } catch let e as UnixSocketGuard.Failure {
+            logger.critical("\(e.description)")
+            throw ExitCode(3)
+        } catch {
+            logger.critical("scaled stopped: \(error)")
+            throw ExitCode(1)
+        }
+    }
+}

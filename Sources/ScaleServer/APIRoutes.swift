@@ -1,0 +1,114 @@
+import Foundation
+import Hummingbird
+import LatentStats
+import NIOCore
+
+/// The routes of DESIGN §4, for the Unix socket.
+struct APIRoutes: Sendable {
+    let registry: StreamRegistry
+    let maxBodyBytes: Int
+    let version: String
+
+    /// Every path pattern with the methods it answers, for 404 versus 405.
+    static let table: [(pattern: [String], methods: [HTTPRequest.Method])] = [
+        (["v1", "health"], [.get]),
+        (["v1", "streams"], [.get]),
+        (["v1", "streams", "*"], [.get, .put, .delete]),
+        (["v1", "streams", "*", "latents"], [.post]),
+        (["v1", "streams", "*", "normalization"], [.get]),
+        (["v1", "streams", "*", "freeze"], [.post]),
+        (["v1", "streams", "*", "reset"], [.post]),
+        (["v1", "streams", "*", "history"], [.get]),
+        (["v1", "alerts"], [.get]),
+        (["metrics"], [.get]),
+    ]
+
+    static func allowedMethods(path: String) -> [HTTPRequest.Method]? {
+        let parts = path.split(separator: "/").map(String.init)
+        for route in table where route.pattern.count == parts.count {
+            if zip(route.pattern, parts).allSatisfy({ $0 == "*" || $0 == $1 }) { return route.methods }
+        }
+        return nil
+    }
+
+    func register(on router: Router<BasicRequestContext>) {
+        router.get("/v1/health") { _, _ in
+            json(.object([("status", .string("ok")), ("version", .string(version))]))
+        }
+        router.get("/v1/streams") { _, _ in
+            var items: [JSONValue] = []
+            for s in await registry.all() { items.append(await s.listEntry()) }
+            return json(.object([("streams", .array(items))]))
+        }
+        router.put("/v1/streams/:name") { request, context in
+            let name = try StreamName.validate(context.parameters.get("name"))
+            let body = try await request.body.collect(upTo: 1 << 20)
+            let patch: JSONValue
+            do { patch = try JSONValue.parse(Data(buffer: body)) } catch {
+                throw APIError.badRequest("invalid_config", "the body is not valid JSON; send a JSON object such as {\"target_std\": 0.5}")
+            }
+            let stream = await registry.getOrCreate(name)
+            return json(try await stream.configure(patch, now: Date()))
+        }
+        router.get("/v1/streams/:name") { _, context in
+            json(try await stream(context).status())
+        }
+        router.delete("/v1/streams/:name") { _, context in
+            let name = try StreamName.validate(context.parameters.get("name"))
+            guard try await registry.delete(name) else { throw APIError.streamNotFound(name) }
+            return json(.object([("deleted", .string(name))]))
+        }
+        router.post("/v1/streams/:name/latents") { request, context in
+            try await push(request, context)
+        }
+        router.get("/v1/streams/:name/normalization") { request, context in
+            let q = request.uri.queryParameters
+            let mode = try parse(NormalizationMode.self, q.get("mode"), "mode", default: .shift)
+            let method = try parse(NormalizationMethod.self, q.get("method"), "method", default: .std)
+            let format = q.get("format") ?? "json"
+            guard format == "json" || format == "diffusers" else {
+                throw APIError.badRequest("invalid_query", "format '\(format)' is unknown; use json or diffusers")
+            }
+            return json(try await stream(context).normalization(mode: mode, method: method, diffusers: format == "diffusers"))
+        }
+        router.post("/v1/streams/:name/freeze") { _, context in
+            json(try await stream(context).freeze(now: Date()))
+        }
+        router.post("/v1/streams/:name/reset") { _, context in
+            json(try await stream(context).reset(now: Date()))
+        }
+        router.get("/v1/streams/:name/history") { request, context in
+            let s = try await stream(context)
+            let limitText = request.uri.queryParameters.get("limit")
+            let limit = limitText.flatMap(Int.init) ?? 1000
+            guard limit >= 1, limitText == nil || Int(limitText!) != nil else {
+                throw APIError.badRequest("invalid_query", "limit must be a positive integer")
+            }
+            return json(try await s.history(limit: limit))
+        }
+        router.get("/v1/alerts") { _, _ in
+            json(.object([("alerts", .array([]))]))
+        }
+    }
+
+    func stream(_ context: BasicRequestContext) async throws -> StreamActor {
+        let name = try StreamName.validate(context.parameters.get("name"))
+        guard let s = await registry.existing(name) else { throw APIError.streamNotFound(name) }
+        return s
+    }
+
+    func parse<T: RawRepresentable & CaseIterable>(_: T.Type, _ text: String?, _ name: String, default d: T) throws -> T
+    where T.RawValue == String {
+        guard let text else { return d }
+        guard let v = T(rawValue: text) else {
+            throw APIError.badRequest("invalid_query", "\(name) '\(text)' is unknown; use one of \(T.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return v
+    }
+}
+
+/// A JSON response.
+func json(_ value: JSONValue, status: HTTPResponse.Status = .ok) -> Response {
+    Response(status: status, headers: [.contentType: "application/json"],
+             body: .init(byteBuffer: ByteBuffer(data: value.encoded())))
+}

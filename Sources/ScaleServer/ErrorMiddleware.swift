@@ -1,0 +1,31 @@
+import Hummingbird
+import Logging
+import NIOCore
+
+/// Turns every error into the protocol's JSON error body, and tells a wrong
+/// method (405, with `Allow`) from an unknown path (404).
+struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let e as APIError {
+            throw e
+        } catch let e as HTTPError where e.status == .notFound {
+            let path = request.uri.path
+            if let methods = APIRoutes.allowedMethods(path: path) {
+                var err = APIError(.methodNotAllowed, "method_not_allowed",
+                                   "\(request.method.rawValue) is not allowed on \(path); use \(methods.map(\.rawValue).joined(separator: " or "))")
+                err.headers[.allow] = methods.map(\.rawValue).joined(separator: ", ")
+                throw err
+            }
+            throw APIError(.notFound, "not_found", "no route \(request.method.rawValue) \(path); see scaled-protocol(7) for the API")
+        } catch is NIOTooManyBytesError {
+            throw APIError(.contentTooLarge, "body_too_large", "the body is too large")
+        } catch let e as any HTTPResponseError {
+            throw APIError(e.status, e.status.code == 400 ? "bad_request" : "http_\(e.status.code)", "\(e)")
+        } catch {
+            context.logger.error("request failed", metadata: ["error": "\(error)", "path": "\(request.uri.path)"])
+            throw APIError(.internalServerError, "internal", "internal error: \(error)")
+        }
+    }
+}

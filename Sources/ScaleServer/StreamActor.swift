@@ -1,0 +1,182 @@
+import Foundation
+import LatentStats
+import Logging
+import ScaleStore
+
+/// Metadata of one push.
+public struct PushMeta: Sendable {
+    public var step: Int64?
+    public var tag: String?
+    public init(step: Int64? = nil, tag: String? = nil) { self.step = step; self.tag = tag }
+}
+
+/// Serializes every change to one stream and makes each durable before it is acknowledged.
+///
+/// Summaries are computed outside the actor, in parallel; `apply` is the short
+/// serial step: one SQLite transaction (journal row + stream row), then the
+/// in-memory state. If the transaction fails, memory is left as it was.
+actor StreamActor {
+    let db: ScaleDatabase
+    let logger: Logger
+    private(set) var state: StreamState
+    /// Whether the stream exists in the database (a push that failed never creates it).
+    private(set) var persisted: Bool
+    private(set) var deleted = false
+    private var batchesSinceSnapshot = 0
+    static let snapshotEvery = 256
+    static let historyRows = 100_000
+
+    init(state: StreamState, persisted: Bool, db: ScaleDatabase, logger: Logger) {
+        self.state = state; self.persisted = persisted; self.db = db; self.logger = logger
+    }
+
+    /// Checks a push against the stream before its summary is computed, and
+    /// returns the normalizer to count clamping against.
+    func prepare(channels: Int) throws(APIError) -> (AffineNormalizer?, UInt64) {
+        try checkChannels(channels)
+        return (state.normalizer(channels: channels), state.referenceVersion)
+    }
+
+    private func checkChannels(_ channels: Int) throws(APIError) {
+        if deleted { throw APIError(.conflict, "stream_deleted", "stream '\(state.name)' was deleted while the push was in flight; push again to recreate it") }
+        if let c = state.channels, c != channels {
+            throw APIError(.conflict, "channel_mismatch", "stream '\(state.name)' has \(c) channels but this tensor has \(channels) along channel_axis; check channel_axis, or push to another stream (or reset this one)")
+        }
+        if let rc = state.reference?.channelCount, rc != channels {
+            throw APIError(.conflict, "channel_mismatch", "the reference of stream '\(state.name)' has \(rc) channels but this tensor has \(channels); fix reference.latents_mean/latents_std with PUT")
+        }
+    }
+
+    /// Applies a computed batch durably. Returns the push response.
+    func apply(_ entry: WindowEntry, meta: PushMeta, now: Date) throws(APIError) -> JSONValue {
+        try checkChannels(entry.summary.channels)
+        var entry = entry
+        if entry.referenceVersion != state.referenceVersion { entry.clamp = nil }
+        var next = state
+        let seq = state.seq + 1
+        let froze = next.apply(entry, seq: seq, now: now)
+        let s = entry.summary
+        let normalized = next.normalizedMoments(s)
+        let journal = JournalEntry(
+            stream: state.name, seq: seq, step: meta.step, tag: meta.tag, time: now,
+            samples: s.samples, elements: s.elements, nonfinite: s.nonfiniteCount,
+            mean: s.total.count > 0 ? s.total.mean : nil, std: s.total.std,
+            normalizedStd: normalized?.std, clampFraction: entry.clamp?.fraction,
+            summary: StreamPersistence.encode(entry))
+        do {
+            try db.append(journal, updating: StreamPersistence.record(next))
+        } catch {
+            logger.error("could not store a batch", metadata: ["stream": "\(state.name)", "error": "\(error)"])
+            throw APIError(.internalServerError, "storage_failed", "the batch could not be stored (\(error)); it was not applied — retry, and check the disk holding the database")
+        }
+        state = next
+        persisted = true
+        if froze { logger.info("froze the estimate as the reference", metadata: ["stream": "\(state.name)"]) }
+        batchesSinceSnapshot += 1
+        if batchesSinceSnapshot >= Self.snapshotEvery { snapshot() }
+        return .object([
+            ("stream", .string(state.name)),
+            ("accepted", .object([("samples", .int(s.samples)), ("elements", .int(s.elements)),
+                                  ("nonfinite", .int(s.nonfiniteCount))])),
+            ("totals", .object([("batches", .int(state.cumulative?.batches ?? 0)),
+                                ("samples", .int(state.cumulative?.samples ?? 0)),
+                                ("elements", .int(state.cumulative?.elements ?? 0))])),
+            ("normalization", state.estimate?.json ?? .null),
+            ("flags", .array([])),
+        ])
+    }
+
+    /// Writes a snapshot so that restart replays only the journal after it.
+    func snapshot() {
+        guard persisted, !deleted, state.seq > 0 else { return }
+        do {
+            try db.writeSnapshot(Snapshot(stream: state.name, seq: state.seq, time: Date(),
+                                          state: StreamPersistence.snapshotBlob(state)),
+                                 keepSummariesOfLast: state.config.windowBatches)
+            try db.pruneHistory(stream: state.name, keepingLast: Self.historyRows)
+            batchesSinceSnapshot = 0
+        } catch {
+            logger.warning("could not write a snapshot", metadata: ["stream": "\(state.name)", "error": "\(error)"])
+        }
+    }
+
+    func status() -> JSONValue { state.statusJSON(flags: .array([])) }
+    func listEntry() -> JSONValue { state.listEntryJSON(flags: .array([])) }
+
+    func normalization(mode: NormalizationMode, method: NormalizationMethod, diffusers: Bool) throws(APIError) -> JSONValue {
+        guard let c = state.cumulative else { throw APIError(NormalizationError.noData) }
+        do {
+            let n = try c.normalization(mode: mode, method: method, targetStd: state.config.targetStd)
+            return diffusers ? n.diffusersJSON : n.json
+        } catch { throw APIError(error) }
+    }
+
+    func configure(_ patch: JSONValue, now: Date) throws(APIError) -> JSONValue {
+        let config = try state.config.applying(patch)
+        if let rc = config.reference?.channelCount, let c = state.channels, rc != c {
+            throw .badRequest("invalid_config", "reference has \(rc) channels but stream '\(state.name)' has \(c); give one latents_mean/latents_std value per channel")
+        }
+        var next = state
+        next.setConfig(config, now: now)
+        try persist(next)
+        return status()
+    }
+
+    func freeze(now: Date) throws(APIError) -> JSONValue {
+        var next = state
+        do { try next.freeze(now: now) } catch { throw APIError(error) }
+        try persist(next)
+        return status()
+    }
+
+    func reset(now: Date) throws(APIError) -> JSONValue {
+        var next = state
+        next.reset(now: now)
+        do {
+            try db.resetStream(named: state.name, updating: StreamPersistence.record(next))
+            next.seq = try db.lastSeq(stream: state.name)
+        } catch {
+            throw APIError(.internalServerError, "storage_failed", "could not reset the stream: \(error)")
+        }
+        state = next
+        batchesSinceSnapshot = 0
+        return status()
+    }
+
+    func markDeleted() { deleted = true }
+
+    private func persist(_ next: StreamState) throws(APIError) {
+        do { try db.upsertStream(StreamPersistence.record(next)) } catch {
+            throw APIError(.internalServerError, "storage_failed", "could not store the change: \(error)")
+        }
+        state = next
+        persisted = true
+    }
+}
+
+extension StreamActor {
+    /// `GET …/history`: the newest `limit` journal rows, oldest first.
+    func history(limit: Int) throws(APIError) -> JSONValue {
+        let rows: [JournalEntry]
+        do { rows = try db.history(stream: state.name, limit: limit) } catch {
+            throw APIError(.internalServerError, "storage_failed", "could not read the history: \(error)")
+        }
+        return .object([
+            ("stream", .string(state.name)),
+            ("history", .array(rows.map { r in
+                .object([
+                    ("seq", .int(Int(r.seq))),
+                    ("step", r.step.map { .int(Int($0)) } ?? .null),
+                    ("tag", .str(r.tag)),
+                    ("time", Timestamp.json(r.time)),
+                    ("samples", .int(r.samples)),
+                    ("mean", .num(r.mean)),
+                    ("std", .num(r.std)),
+                    ("normalized_std", .num(r.normalizedStd)),
+                    ("clamp_fraction", .num(r.clampFraction)),
+                    ("nonfinite", .int(r.nonfinite)),
+                ])
+            })),
+        ])
+    }
+}

@@ -1,0 +1,101 @@
+import Foundation
+import LatentStats
+import ScaleStore
+
+/// How stream state maps onto ScaleStore's rows and blobs.
+enum StreamPersistence {
+    /// Journal blob: reference version, summary, optional clamp count.
+    static func encode(_ e: WindowEntry) -> Data {
+        var w = ByteWriter()
+        w.u64(e.referenceVersion)
+        let s = e.summary.encoded()
+        w.int(s.count)
+        var bytes = w.bytes + s
+        var tail = ByteWriter()
+        let c = e.clamp?.encoded() ?? []
+        tail.int(c.count)
+        bytes += tail.bytes + c
+        return Data(bytes)
+    }
+
+    static func decodeEntry(_ data: Data) throws -> WindowEntry {
+        let bytes = [UInt8](data)
+        var r = ByteReader(bytes)
+        let version = try r.u64()
+        let n = try r.count(max: bytes.count)
+        let start = 16
+        let summary = try BatchSummary(encoded: Array(bytes[start..<(start + n)]))
+        var r2 = ByteReader(Array(bytes[(start + n)...]))
+        let m = try r2.count(max: bytes.count)
+        let clamp = m == 0 ? nil : try ClampCount(encoded: Array(bytes[(start + n + 8)..<(start + n + 8 + m)]))
+        return WindowEntry(summary: summary, clamp: clamp, referenceVersion: version)
+    }
+
+    /// Snapshot blob: cumulative summary and the clamp count since the reference, with its version.
+    static func snapshotBlob(_ s: StreamState) -> Data {
+        guard let cumulative = s.cumulative else { return Data() }
+        return encode(WindowEntry(summary: cumulative, clamp: s.clampSinceReference, referenceVersion: s.referenceVersion))
+    }
+
+    /// The stream row's `state` JSON: what is not derivable from the journal.
+    static func stateJSON(_ s: StreamState) -> Data {
+        var frozen: JSONValue = .null
+        if let f = s.frozen {
+            frozen = .object([("reference", f.reference.json), ("frozen_at", .number(f.frozenAt.timeIntervalSince1970))])
+        }
+        return JSONValue.object([
+            ("channels", s.channels.map { .int($0) } ?? .null),
+            ("frozen", frozen),
+            ("reference_version", .int(Int(s.referenceVersion))),
+            ("last_push_at", s.lastPushAt.map { .number($0.timeIntervalSince1970) } ?? .null),
+        ]).encoded()
+    }
+
+    static func record(_ s: StreamState) -> StreamRecord {
+        StreamRecord(name: s.name, config: s.config.json.encoded(), state: stateJSON(s),
+                     createdAt: s.createdAt, updatedAt: s.updatedAt)
+    }
+
+    /// Rebuilds a stream exactly: row, latest snapshot, journal after it, last window of entries.
+    static func restore(_ record: StreamRecord, from db: ScaleDatabase) throws -> StreamState {
+        var s = StreamState(name: record.name, config: StreamConfig.stored(record.config), now: record.createdAt)
+        s.createdAt = record.createdAt
+        s.updatedAt = record.updatedAt
+        if let v = try? JSONValue.parse(record.state) {
+            if case .int(let c)? = v["channels"] { s.channels = c }
+            if case .int(let rv)? = v["reference_version"] { s.referenceVersion = UInt64(rv) }
+            if let t = v["last_push_at"]?.doubleValue { s.lastPushAt = Date(timeIntervalSince1970: t) }
+            if let f = v["frozen"], f != .null, let refJSON = f["reference"],
+               let ref = try? Reference(json: refJSON), let at = f["frozen_at"]?.doubleValue {
+                s.frozen = FrozenReference(reference: ref, frozenAt: Date(timeIntervalSince1970: at))
+            }
+        }
+        var after: Int64 = 0
+        if let snap = try db.latestSnapshot(stream: record.name), !snap.state.isEmpty {
+            let e = try decodeEntry(snap.state)
+            s.cumulative = e.summary
+            s.clampSinceReference = e.referenceVersion == s.referenceVersion ? e.clamp : nil
+            after = snap.seq
+        }
+        for j in try db.journal(stream: record.name, after: after) {
+            guard let blob = j.summary else { continue }
+            s.replay(try decodeEntry(blob))
+        }
+        let windowRows = try db.lastEntries(stream: record.name, count: s.config.windowBatches)
+        s.restoreWindow(try windowRows.compactMap { try $0.summary.map(decodeEntry) })
+        s.seq = try db.lastSeq(stream: record.name)
+        return s
+    }
+}
+
+extension StreamState {
+    /// Merges a journalled batch into cumulative totals only (restart replay).
+    mutating func replay(_ e: WindowEntry) {
+        if cumulative == nil { cumulative = BatchSummary(channels: e.summary.channels) }
+        cumulative!.merge(e.summary)
+        if e.referenceVersion == referenceVersion, let c = e.clamp {
+            if clampSinceReference == nil { clampSinceReference = ClampCount(range: c.range) }
+            clampSinceReference!.merge(c)
+        }
+    }
+}

@@ -1,0 +1,153 @@
+import Foundation
+import LatentStats
+
+/// One applied batch as the rolling window keeps it.
+public struct WindowEntry: Sendable, Equatable {
+    public var summary: BatchSummary
+    /// The clamp count, taken under reference version `referenceVersion`.
+    public var clamp: ClampCount?
+    public var referenceVersion: UInt64
+}
+
+/// A frozen reference: the estimate at the time it was frozen.
+public struct FrozenReference: Sendable, Equatable {
+    public var reference: Reference
+    public var frozenAt: Date
+}
+
+/// Everything `scaled` knows about one stream. Pure: applying a batch and
+/// rendering status do no I/O, so restart can rebuild it exactly by replaying.
+public struct StreamState: Sendable {
+    public let name: String
+    public var config: StreamConfig
+    public var createdAt: Date
+    public var updatedAt: Date
+    public var lastPushAt: Date?
+    /// Fixed by the first push; later pushes must match.
+    public var channels: Int?
+    public var cumulative: BatchSummary?
+    public private(set) var window: [WindowEntry] = []
+    public private(set) var windowSummary: BatchSummary?
+    public var frozen: FrozenReference?
+    /// Bumped whenever the reference in use or the clamp range changes.
+    public var referenceVersion: UInt64 = 1
+    /// Clamp counts of every batch since the reference in use took effect.
+    public var clampSinceReference: ClampCount?
+    /// Journal sequence number of the last applied batch.
+    public var seq: Int64 = 0
+
+    public init(name: String, config: StreamConfig = StreamConfig(), now: Date) {
+        self.name = name; self.config = config; createdAt = now; updatedAt = now
+    }
+
+    /// The reference in use: the declared one, else the frozen one.
+    public var reference: Reference? { config.reference ?? frozen?.reference }
+    public var referenceSource: String? { config.reference != nil ? "declared" : (frozen != nil ? "frozen" : nil) }
+
+    /// The normalizer pushes are counted against, for a tensor of `channels` channels.
+    public func normalizer(channels: Int) -> AffineNormalizer? {
+        reference?.normalizer(channels: channels, range: config.clipSampleRange)
+    }
+
+    /// Applies a config change; a change of reference or clamp range starts a new reference version.
+    public mutating func setConfig(_ new: StreamConfig, now: Date) {
+        let changesReference = new.reference != config.reference || new.clipSampleRange != config.clipSampleRange
+        config = new
+        if changesReference { bumpReference() }
+        if window.count > config.windowBatches { window.removeFirst(window.count - config.windowBatches); rebuildWindowSummary() }
+        updatedAt = now
+    }
+
+    mutating func bumpReference() {
+        referenceVersion &+= 1
+        clampSinceReference = nil
+    }
+
+    /// Freezes the current estimate (shift mode, std) as the reference.
+    public mutating func freeze(now: Date) throws(NormalizationError) {
+        guard let cumulative else { throw .noData }
+        let n = try cumulative.normalization(mode: .shift, method: .std, targetStd: config.targetStd)
+        frozen = FrozenReference(reference: .scalar(scalingFactor: n.scalingFactor, shiftFactor: n.shiftFactor ?? 0), frozenAt: now)
+        if config.reference == nil { bumpReference() }
+        updatedAt = now
+    }
+
+    /// Clears statistics (and a frozen reference, which came from them); keeps config.
+    public mutating func reset(now: Date) {
+        channels = nil; cumulative = nil; window = []; windowSummary = nil
+        lastPushAt = nil
+        if frozen != nil { frozen = nil; bumpReference() }
+        clampSinceReference = nil
+        updatedAt = now
+    }
+
+    /// Applies one batch: the short serial step after the summary was computed.
+    /// - Returns: whether the reference was frozen automatically by this batch.
+    @discardableResult
+    public mutating func apply(_ entry: WindowEntry, seq: Int64, now: Date) -> Bool {
+        var entry = entry
+        if entry.referenceVersion != referenceVersion { entry.clamp = nil }
+        channels = entry.summary.channels
+        if cumulative == nil { cumulative = BatchSummary(channels: entry.summary.channels) }
+        cumulative!.merge(entry.summary)
+        if let c = entry.clamp {
+            if clampSinceReference == nil { clampSinceReference = ClampCount(range: c.range) }
+            clampSinceReference!.merge(c)
+        }
+        window.append(entry)
+        if window.count > config.windowBatches { window.removeFirst(window.count - config.windowBatches) }
+        rebuildWindowSummary()
+        self.seq = seq
+        lastPushAt = now
+        updatedAt = now
+        // Nothing declared: freeze the estimate once the window first fills.
+        if reference == nil, window.count >= config.windowBatches, (try? freeze(now: now)) != nil {
+            return true
+        }
+        return false
+    }
+
+    /// Restores the window from journal entries (oldest first) without touching cumulative.
+    public mutating func restoreWindow(_ entries: [WindowEntry]) {
+        window = Array(entries.suffix(config.windowBatches))
+        rebuildWindowSummary()
+    }
+
+    mutating func rebuildWindowSummary() {
+        guard let first = window.first else { windowSummary = nil; return }
+        var s = BatchSummary(channels: first.summary.channels)
+        for e in window { s.merge(e.summary) }
+        windowSummary = s
+    }
+
+    /// Clamp counts over the window's batches taken under the current reference.
+    public var windowClamp: ClampCount? {
+        var out: ClampCount?
+        for e in window where e.referenceVersion == referenceVersion {
+            guard let c = e.clamp else { continue }
+            if out == nil { out = ClampCount(range: c.range) }
+            out!.merge(c)
+        }
+        return out
+    }
+
+    /// Per-channel normalized moments of `summary` under the reference in use.
+    public func normalizedMoments(_ summary: BatchSummary) -> (mean: Double, std: Double, channelStd: [Double])? {
+        guard let n = normalizer(channels: summary.channels) else { return nil }
+        var total = Moments.empty
+        var channelStd: [Double] = []
+        for c in 0..<summary.channels {
+            let m = summary.perChannel[c]
+            guard m.count > 0 else { channelStd.append(.nan); continue }
+            let k = n.scale[c]
+            let y = Moments(count: m.count, mean: (m.mean - n.shift[c]) * k, m2: m.m2 * k * k,
+                            m3: m.m3 * k * k * k, m4: m.m4 * k * k * k * k,
+                            min: Swift.min((m.min - n.shift[c]) * k, (m.max - n.shift[c]) * k),
+                            max: Swift.max((m.min - n.shift[c]) * k, (m.max - n.shift[c]) * k))
+            channelStd.append(y.std ?? .nan)
+            total.merge(y)
+        }
+        guard let std = total.std else { return nil }
+        return (total.mean, std, channelStd)
+    }
+}
