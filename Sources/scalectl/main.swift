@@ -1,1 +1,4 @@
-print("scalectl")
+// scalectl's logic lives in ScalectlCore so that tests can reach it.
+import ScalectlCore
+
+await Scalectl.start()

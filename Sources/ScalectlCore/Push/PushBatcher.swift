@@ -1,0 +1,115 @@
+import Foundation
+
+/// Groups arrays of the same dtype and per-sample shape into requests of at
+/// most `limit` bytes, concatenating along the sample axis.
+///
+/// One request per file would make a folder of 64 KiB kohya caches cost one
+/// round trip each; batching keeps the daemon's per-request cost off the
+/// total, and the limit keeps memory and request size bounded.
+public struct PushBatcher {
+    public struct Batch: Sendable {
+        public var dtype: DType
+        /// `[N, ...]`, N the number of samples in the batch.
+        public var shape: [Int]
+        public var bytes: [UInt8]
+        /// The files whose samples are in the batch (a large file split over
+        /// several batches appears in each).
+        public var files: [String]
+
+        public var samples: Int { shape.first ?? 0 }
+    }
+
+    struct Key: Hashable {
+        var dtype: DType
+        var sampleShape: [Int]
+    }
+
+    public var limit: Int
+    private var pending: [Key: Batch] = [:]
+    private var order: [Key] = []
+
+    public init(limit: Int) { self.limit = max(1, limit) }
+
+    /// Adds a sample-first array; returns the batches that are full.
+    public mutating func add(_ array: LatentArray, file: String) -> [Batch] {
+        var ready: [Batch] = []
+        let key = Key(dtype: array.dtype, sampleShape: Array(array.shape.dropFirst()))
+        let n = array.shape.first ?? 0
+        guard n > 0 else { return [] }
+        let perSample = array.bytes.count / n
+        if let current = pending[key], current.bytes.count + array.bytes.count > limit {
+            ready.append(current)
+            pending[key] = nil
+        }
+        // An array larger than the limit is split along the sample axis.
+        let perChunk = max(1, limit / max(perSample, 1))
+        var start = 0
+        while start < n {
+            let count = min(perChunk, n - start)
+            let slice = array.bytes[(start * perSample)..<((start + count) * perSample)]
+            if var batch = pending[key] {
+                batch.bytes.append(contentsOf: slice)
+                batch.shape[0] += count
+                if batch.files.last != file { batch.files.append(file) }
+                pending[key] = batch
+            } else {
+                pending[key] = Batch(dtype: array.dtype, shape: [count] + key.sampleShape, bytes: Array(slice), files: [file])
+                if !order.contains(key) { order.append(key) }
+            }
+            if pending[key]!.bytes.count + perSample > limit {
+                ready.append(pending[key]!)
+                pending[key] = nil
+            }
+            start += count
+        }
+        return ready
+    }
+
+    /// Everything still pending, oldest group first.
+    public mutating func flush() -> [Batch] {
+        let ready = order.compactMap { pending[$0] }
+        pending = [:]
+        order = []
+        return ready
+    }
+
+    /// Splits a batch in two along the sample axis (after the daemon refused
+    /// it as too large).
+    public static func halve(_ batch: Batch) -> [Batch] {
+        let n = batch.samples
+        guard n > 1 else { return [batch] }
+        let perSample = batch.bytes.count / n
+        let first = n / 2
+        var a = batch, b = batch
+        a.shape[0] = first
+        a.bytes = Array(batch.bytes[0..<(first * perSample)])
+        b.shape[0] = n - first
+        b.bytes = Array(batch.bytes[(first * perSample)...])
+        return [a, b]
+    }
+}
+
+/// A byte count given on the command line: `1048576`, `64k`, `32M`, `1G`
+/// (binary multiples).
+public struct ByteSize: Sendable, Equatable {
+    public var bytes: Int
+
+    public init?(_ text: String) {
+        let t = text.trimmingCharacters(in: .whitespaces)
+        guard let last = t.last else { return nil }
+        var multiplier = 1
+        var digits = Substring(t)
+        switch last {
+        case "k", "K": multiplier = 1 << 10
+        case "m", "M": multiplier = 1 << 20
+        case "g", "G": multiplier = 1 << 30
+        default: break
+        }
+        if multiplier != 1 { digits = digits.dropLast() }
+        if digits.hasSuffix("i") || digits.hasSuffix("B") { return nil }
+        guard let value = Int(digits), value > 0 else { return nil }
+        let (product, overflow) = value.multipliedReportingOverflow(by: multiplier)
+        guard !overflow else { return nil }
+        bytes = product
+    }
+}
