@@ -51,7 +51,7 @@ def test_stream_config_from_paths_and_overrides(tmp_path: Any) -> None:
     cfg = stream_config_from(tmp_path / "vae", str(tmp_path / "scheduler"), window_batches=50, target_std=0.5)
     assert cfg == {
         "reference": {"scaling_factor": 0.13025, "shift_factor": 0.0},
-        "scheduler": {"clip_sample": True, "clip_sample_range": 1.0},
+        "scheduler": {"clip_sample": True, "clip_sample_range": 1.0, "thresholding": False},
         "window_batches": 50,
         "target_std": 0.5,
     }
@@ -59,11 +59,13 @@ def test_stream_config_from_paths_and_overrides(tmp_path: Any) -> None:
 
 def test_scheduler_variants() -> None:
     assert stream_config_from(scheduler_config={"clip_sample": True, "clip_sample_range": 2.0}) == {
-        "scheduler": {"clip_sample": True, "clip_sample_range": 2.0}
+        "scheduler": {"clip_sample": True, "clip_sample_range": 2.0, "thresholding": False}
     }
     # Dynamic thresholding replaces the fixed clamp in diffusers' DDPM/DDIM step.
-    assert stream_config_from(scheduler_config={**DDPM_SCHEDULER, "thresholding": True})["scheduler"]["clip_sample"] is False
-    assert stream_config_from(scheduler_config={})["scheduler"] == {"clip_sample": False, "clip_sample_range": 1.0}
+    assert stream_config_from(scheduler_config={**DDPM_SCHEDULER, "thresholding": True})["scheduler"] == {
+        "clip_sample": False, "clip_sample_range": 1.0, "thresholding": True
+    }
+    assert stream_config_from(scheduler_config={})["scheduler"] == {"clip_sample": False, "clip_sample_range": 1.0, "thresholding": False}
     with pytest.raises(ValueError, match="clip_sample_range"):
         stream_config_from(scheduler_config={"clip_sample": True, "clip_sample_range": 0})
     assert stream_config_from() == {}

@@ -180,11 +180,11 @@ def test_stream_config_from_real_diffusers_objects() -> None:
     cfg = stream_config_from(vae_config=vae, scheduler_config=diffusers.DDPMScheduler())
     assert cfg == {
         "reference": {"scaling_factor": 0.18215, "shift_factor": 0.0},
-        "scheduler": {"clip_sample": True, "clip_sample_range": 1.0},
+        "scheduler": {"clip_sample": True, "clip_sample_range": 1.0, "thresholding": False},
     }
     cfg = stream_config_from(vae_config=vae.config, scheduler_config=diffusers.FlowMatchEulerDiscreteScheduler().config)
-    assert cfg["scheduler"] == {"clip_sample": False, "clip_sample_range": 1.0}
+    assert cfg["scheduler"] == {"clip_sample": False, "clip_sample_range": 1.0, "thresholding": False}
     cfg = stream_config_from(scheduler_config=diffusers.DDPMScheduler(thresholding=True))
     assert cfg["scheduler"]["clip_sample"] is False
     cfg = stream_config_from(scheduler_config=diffusers.DDIMScheduler(clip_sample_range=2.5))
-    assert cfg["scheduler"] == {"clip_sample": True, "clip_sample_range": 2.5}
+    assert cfg["scheduler"] == {"clip_sample": True, "clip_sample_range": 2.5, "thresholding": False}

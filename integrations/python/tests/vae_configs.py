@@ -75,10 +75,10 @@ DDPM_SCHEDULER: Dict[str, Any] = {
 
 # name -> (vae config, scheduler config, expected reference, expected scheduler, latent channels)
 MODELS: Dict[str, Any] = {
-    "sd15": (SD15_VAE, SD15_SCHEDULER, {"scaling_factor": 0.18215, "shift_factor": 0.0}, {"clip_sample": False, "clip_sample_range": 1.0}, 4),
-    "sdxl": (SDXL_VAE, SDXL_SCHEDULER, {"scaling_factor": 0.13025, "shift_factor": 0.0}, {"clip_sample": False, "clip_sample_range": 1.0}, 4),
-    "sd3": (SD3_VAE, SD3_SCHEDULER, {"scaling_factor": 1.5305, "shift_factor": 0.0609}, {"clip_sample": False, "clip_sample_range": 1.0}, 16),
-    "flux": (FLUX_VAE, FLUX_SCHEDULER, {"scaling_factor": 0.3611, "shift_factor": 0.1159}, {"clip_sample": False, "clip_sample_range": 1.0}, 16),
-    "wan": (WAN_VAE, WAN_SCHEDULER, {"latents_mean": WAN_VAE["latents_mean"], "latents_std": WAN_VAE["latents_std"], "scaling_factor": 1.0}, {"clip_sample": False, "clip_sample_range": 1.0}, 16),
-    "playground25": (PLAYGROUND25_VAE, DDPM_SCHEDULER, {"latents_mean": PLAYGROUND25_VAE["latents_mean"], "latents_std": PLAYGROUND25_VAE["latents_std"], "scaling_factor": 0.5}, {"clip_sample": True, "clip_sample_range": 1.0}, 4),
+    "sd15": (SD15_VAE, SD15_SCHEDULER, {"scaling_factor": 0.18215, "shift_factor": 0.0}, {"clip_sample": False, "clip_sample_range": 1.0, "thresholding": False}, 4),
+    "sdxl": (SDXL_VAE, SDXL_SCHEDULER, {"scaling_factor": 0.13025, "shift_factor": 0.0}, {"clip_sample": False, "clip_sample_range": 1.0, "thresholding": False}, 4),
+    "sd3": (SD3_VAE, SD3_SCHEDULER, {"scaling_factor": 1.5305, "shift_factor": 0.0609}, {"clip_sample": False, "clip_sample_range": 1.0, "thresholding": False}, 16),
+    "flux": (FLUX_VAE, FLUX_SCHEDULER, {"scaling_factor": 0.3611, "shift_factor": 0.1159}, {"clip_sample": False, "clip_sample_range": 1.0, "thresholding": False}, 16),
+    "wan": (WAN_VAE, WAN_SCHEDULER, {"latents_mean": WAN_VAE["latents_mean"], "latents_std": WAN_VAE["latents_std"], "scaling_factor": 1.0}, {"clip_sample": False, "clip_sample_range": 1.0, "thresholding": False}, 16),
+    "playground25": (PLAYGROUND25_VAE, DDPM_SCHEDULER, {"latents_mean": PLAYGROUND25_VAE["latents_mean"], "latents_std": PLAYGROUND25_VAE["latents_std"], "scaling_factor": 0.5}, {"clip_sample": True, "clip_sample_range": 1.0, "thresholding": False}, 4),
 }

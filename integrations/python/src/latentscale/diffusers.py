@@ -119,24 +119,26 @@ def reference_from_vae_config(vae_config: Any) -> Optional[Dict[str, Any]]:
 
 
 def scheduler_from_config(scheduler_config: Any) -> Optional[Dict[str, Any]]:
-    """``{"clip_sample", "clip_sample_range"}`` as the scheduler applies them.
+    """``{"clip_sample", "clip_sample_range", "thresholding"}`` as the scheduler applies them.
 
     A scheduler without ``clip_sample`` (Euler, flow matching) does not clamp.
     With ``thresholding`` on, diffusers applies dynamic thresholding instead of the
-    fixed clamp, so the fixed-range check is off.
+    fixed clamp (``if thresholding: ... elif clip_sample: clamp``), so ``clip_sample``
+    is sent as off; ``thresholding`` itself is passed along for display.
     """
     cfg = _as_mapping(scheduler_config, "scheduler_config")
     if cfg is None:
         return None
     clip = _get(cfg, "clip_sample")
     clip_on = bool(clip) if clip is not _MISSING and clip is not None else False
-    if _get(cfg, "thresholding") is True:
+    thresholding = _get(cfg, "thresholding") is True
+    if thresholding:
         clip_on = False
     rng = _get(cfg, "clip_sample_range")
     clip_range = 1.0 if rng in (None, _MISSING) else _number(rng, "clip_sample_range")
     if clip_range <= 0:
         raise ValueError(f"clip_sample_range must be positive, got {clip_range}")
-    return {"clip_sample": clip_on, "clip_sample_range": clip_range}
+    return {"clip_sample": clip_on, "clip_sample_range": clip_range, "thresholding": thresholding}
 
 
 def stream_config_from(
@@ -152,7 +154,7 @@ def stream_config_from(
 
     >>> stream_config_from(vae_config={"scaling_factor": 0.13025},
     ...                    scheduler_config={"clip_sample": True, "clip_sample_range": 1.0})
-    {'reference': {'scaling_factor': 0.13025, 'shift_factor': 0.0}, 'scheduler': {'clip_sample': True, 'clip_sample_range': 1.0}}
+    {'reference': {'scaling_factor': 0.13025, 'shift_factor': 0.0}, 'scheduler': {'clip_sample': True, 'clip_sample_range': 1.0, 'thresholding': False}}
     """
     config: Dict[str, Any] = {}
     reference = reference_from_vae_config(vae_config)
