@@ -78,8 +78,7 @@ let package = Package(
         .executableTarget(name: "scalebench", dependencies: ["LatentStats"]),
         .testTarget(name: "LatentStatsTests", dependencies: ["LatentStats"]),
         .testTarget(name: "ScaleStoreTests", dependencies: ["ScaleStore"]),
-        .testTarget(name: "ScaleServerTests", dependencies: ["ScaleServer", "LatentStats"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["LatentStats", "scaled"]),
+        .testTarget(name: "ScaleServerTests", dependencies: ["ScaleServer", "LatentStats", "ScaleStore"]),
         .testTarget(name: "ScalectlTests", dependencies: ["ScalectlCore", "scalectl", "scaled"]),
     ]
 )

@@ -78,7 +78,7 @@ public struct BatchSummary: Sendable, Equatable {
         guard total.count > 0 else { return nil }
         if q <= 0 { return total.min }
         if q >= 1 { return total.max }
-        guard let v = sketch.quantile(q) else { return nil }
+        guard let v = sketch.quantile(q, min: total.min, max: total.max) else { return nil }
         return Swift.min(Swift.max(v, total.min), total.max)
     }
 }

@@ -3,9 +3,9 @@
 /// Each finite value lands in the bucket named by the top 16 bits of its
 /// binary32 pattern (sign, 8 exponent bits, 7 mantissa bits), so a bucket spans
 /// a relative width of at most 2⁻⁷ and its midpoint is within 0.4% of every value
-/// in it. The sketch returns the bucket holding the requested order statistic,
-/// so a reported quantile is within 0.4% of that order statistic (relative),
-/// or within one rank of numpy's interpolated value. Buckets below 2⁻¹²⁶ (zero
+/// in it. A quantile interpolates between the buckets of the two order
+/// statistics around it, as numpy does between the values, so it is within
+/// 0.4% of numpy's value whenever both have the same sign. Buckets below 2⁻¹²⁶ (zero
 /// and subnormals) collapse to one bucket reported as 0.
 ///
 /// Memory is bounded by the number of distinct buckets (at most 65,280), and
@@ -87,20 +87,37 @@ public struct QuantileSketch: Sendable, Equatable {
         return negative ? -mid : mid
     }
 
-    /// The value at quantile `q` in [0, 1]: the bucket holding the order
-    /// statistic of rank round(q·(n−1)), as numpy's default `linear` method
-    /// would interpolate around. Nil when empty.
-    public func quantile(_ q: Double) -> Double? {
-        let n = count
-        guard n > 0 else { return nil }
-        let qq = Swift.min(Swift.max(q, 0), 1)
-        let rank = UInt64((qq * Double(n - 1)).rounded())
+    /// The representative value of the order statistic of rank `k` (0-based).
+    public func value(atRank k: UInt64) -> Double? {
         var seen: UInt64 = 0
         for (key, c) in zip(keys, counts) {
             seen += c
-            if seen > rank { return Self.value(ofKey: key) }
+            if seen > k { return Self.value(ofKey: key) }
         }
-        return Self.value(ofKey: keys[keys.count - 1])
+        return keys.last.map(Self.value(ofKey:))
+    }
+
+    /// The value at quantile `q` in [0, 1], interpolated like numpy's default
+    /// (`linear`) method between the order statistics of ranks ⌊h⌋ and ⌊h⌋+1,
+    /// h = q·(n−1), each taken from its bucket. Nil when empty.
+    public func quantile(_ q: Double) -> Double? {
+        quantile(q, min: nil, max: nil)
+    }
+
+    /// As ``quantile(_:)``, using the exact extremes for ranks 0 and n−1 when known.
+    public func quantile(_ q: Double, min lowest: Double?, max highest: Double?) -> Double? {
+        let n = count
+        guard n > 0 else { return nil }
+        let h = Swift.min(Swift.max(q, 0), 1) * Double(n - 1)
+        let lo = UInt64(h.rounded(.down))
+        let hi = Swift.min(lo + 1, n - 1)
+        func at(_ k: UInt64) -> Double {
+            if k == 0, let lowest { return lowest }
+            if k == n - 1, let highest { return highest }
+            return value(atRank: k)!
+        }
+        let a = at(lo), t = h - Double(lo)
+        return t == 0 ? a : a + t * (at(hi) - a)
     }
 
     /// The number of values whose bucket lies entirely above `x` (an

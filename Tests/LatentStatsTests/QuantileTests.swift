@@ -55,6 +55,21 @@ import Testing
         Self.check(all, merged)
     }
 
+    /// With fewer than 1000 values a rank error of 0.001 is under one value, so
+    /// only the interpolation between order statistics meets the contract.
+    @Test(arguments: [7 as UInt64, 8, 9])
+    func smallSamplesInterpolateLikeNumpy(seed: UInt64) throws {
+        var rng = SplitMix64(seed: seed)
+        let x = (0..<720).map { _ in rng.gaussian() * 1.3 - 0.2 }
+        let (s, _) = try BatchSummary.of(x, shape: [5, 1, 144])
+        Self.check(x, s)
+        let sorted = x.sorted()
+        for q in Self.qs {
+            let exact = Self.numpyQuantile(sorted, q)
+            if abs(exact) > 0.05 { #expect(abs(s.quantile(q)! - exact) <= 0.005 * abs(exact), "q=\(q)") }
+        }
+    }
+
     @Test func extremesAreExact() throws {
         let x: [Double] = [-3, 1, 2, 5, 11]
         let (s, _) = try BatchSummary.of(x, shape: [5, 1])
