@@ -188,3 +188,26 @@ def test_stream_config_from_real_diffusers_objects() -> None:
     assert cfg["scheduler"]["clip_sample"] is False
     cfg = stream_config_from(scheduler_config=diffusers.DDIMScheduler(clip_sample_range=2.5))
     assert cfg["scheduler"] == {"clip_sample": True, "clip_sample_range": 2.5, "thresholding": False}
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_push_latency_torch(device: str, sockdir: str, capsys: pytest.CaptureFixture) -> None:
+    """Monitor.push() of a (32,4,64,64) float32 tensor vs tensor.clone(), printed, not asserted."""
+    import os
+
+    from latency import measure, report
+    from test_latency import _spawn
+
+    sock = os.path.join(sockdir, "lat.sock")
+    proc = _spawn(sock)
+    try:
+        t = torch.randn((32, 4, 64, 64), device=device)
+        m = Monitor("latency-torch", socket=sock)
+        r = measure(m, n=200, step_seconds=0.003, make=lambda i: t, copy=lambda x: x.clone())
+        m.close(10)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    with capsys.disabled():
+        print(f"\n  [latency, torch {device} (32,4,64,64) float32, 3 ms step, fake daemon] " + report("up", r, baseline="clone()"))
+    assert r["stats"].pushed > 0

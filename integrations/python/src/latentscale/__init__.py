@@ -31,12 +31,12 @@ __all__ = [
 
 def unwrap_vae(vae: Any) -> Any:
     """Undo :meth:`Monitor.wrap_vae`: restore the original ``vae.encode``."""
-    original = getattr(vae.encode, "__latentscale_original__", None)
+    original: Any = getattr(vae.encode, "__latentscale_original__", None)
     if original is None:
         return vae
-    if getattr(original, "__self__", None) is vae and getattr(type(vae), "encode", None) is getattr(
-        original, "__func__", None
-    ):
+    bound_self: Any = getattr(original, "__self__", None)
+    class_method: Any = getattr(type(vae), "encode", None)
+    if bound_self is vae and class_method is getattr(original, "__func__", None):
         del vae.encode  # the class's own method shows through again
     else:
         vae.encode = original

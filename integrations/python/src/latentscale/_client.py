@@ -227,6 +227,12 @@ class Client:
                 status,
             ) from exc
 
+    def _json(self, method: str, path: str, body: Any = None, headers: Optional[Mapping[str, str]] = None) -> JSON:
+        result = self._call(method, path, body, headers)
+        if not isinstance(result, dict):
+            raise LatentScaleError("invalid_response", f"scaled answered {method} {path} with {type(result).__name__}, not an object")
+        return result
+
     def _json_body(self, obj: Any) -> Tuple[bytes, Dict[str, str]]:
         return json.dumps(obj).encode("utf-8"), {"Content-Type": "application/json"}
 
@@ -234,15 +240,15 @@ class Client:
 
     def health(self) -> JSON:
         """``GET /v1/health``: ``{"status": "ok", "version": ...}``."""
-        return self._call("GET", "/v1/health")
+        return self._json("GET", "/v1/health")
 
     def streams(self) -> JSON:
         """``GET /v1/streams``: ``{"streams": [{name, batches, samples, ...}]}``."""
-        return self._call("GET", "/v1/streams")
+        return self._json("GET", "/v1/streams")
 
     def status(self, stream: str) -> JSON:
         """``GET /v1/streams/{stream}``: the stream's full status."""
-        return self._call("GET", _stream_path(stream))
+        return self._json("GET", _stream_path(stream))
 
     def configure(self, stream: str, config: Optional[Mapping[str, Any]] = None, **fields: Any) -> JSON:
         """``PUT /v1/streams/{stream}``: create the stream or update its config.
@@ -254,7 +260,7 @@ class Client:
         merged: Dict[str, Any] = dict(config or {})
         merged.update(fields)
         body, headers = self._json_body(merged)
-        return self._call("PUT", _stream_path(stream), body, headers)
+        return self._json("PUT", _stream_path(stream), body, headers)
 
     def push(
         self,
@@ -301,7 +307,7 @@ class Client:
             }
         )
         headers = {"Content-Type": "application/octet-stream"}
-        return self._call("POST", _stream_path(stream, "/latents") + query, data, headers)
+        return self._json("POST", _stream_path(stream, "/latents") + query, data, headers)
 
     def _push_npy(
         self, stream: str, wire: WireTensor, step: Optional[int], tag: Optional[str], channel_axis: Optional[int]
@@ -313,7 +319,7 @@ class Client:
         np.lib.format.write_array(buf, arr.reshape(wire.shape), allow_pickle=False)
         query = _query({"step": step, "tag": tag, "channel_axis": channel_axis})
         headers = {"Content-Type": "application/x-npy"}
-        return self._call("POST", _stream_path(stream, "/latents") + query, buf.getvalue(), headers)
+        return self._json("POST", _stream_path(stream, "/latents") + query, buf.getvalue(), headers)
 
     def normalization(self, stream: str, mode: str = "shift", method: str = "std", format: str = "json") -> JSON:
         """``GET /v1/streams/{stream}/normalization``.
@@ -322,31 +328,31 @@ class Client:
         ``format``: json (the full object) | diffusers (only the config.json keys).
         """
         query = _query({"mode": mode, "method": method, "format": format})
-        return self._call("GET", _stream_path(stream, "/normalization") + query)
+        return self._json("GET", _stream_path(stream, "/normalization") + query)
 
     def freeze(self, stream: str) -> JSON:
         """``POST /v1/streams/{stream}/freeze``: reference := current estimate."""
-        return self._call("POST", _stream_path(stream, "/freeze"))
+        return self._json("POST", _stream_path(stream, "/freeze"))
 
     def reset(self, stream: str) -> JSON:
         """``POST /v1/streams/{stream}/reset``: clear statistics and alerts, keep config."""
-        return self._call("POST", _stream_path(stream, "/reset"))
+        return self._json("POST", _stream_path(stream, "/reset"))
 
     def delete(self, stream: str) -> JSON:
         """``DELETE /v1/streams/{stream}``: delete the stream and its data."""
-        return self._call("DELETE", _stream_path(stream))
+        return self._json("DELETE", _stream_path(stream))
 
     def history(self, stream: str, limit: Optional[int] = None) -> JSON:
         """``GET /v1/streams/{stream}/history``: per-batch series, oldest first."""
-        return self._call("GET", _stream_path(stream, "/history") + _query({"limit": limit}))
+        return self._json("GET", _stream_path(stream, "/history") + _query({"limit": limit}))
 
     def alerts(self, all: bool = False) -> JSON:
         """``GET /v1/alerts``: active alerts first, then (``all=True``) recent resolved ones."""
-        return self._call("GET", "/v1/alerts" + _query({"all": True if all else None}))
+        return self._json("GET", "/v1/alerts" + _query({"all": True if all else None}))
 
     def metrics(self) -> str:
         """``GET /metrics``: Prometheus text exposition."""
-        return self._call("GET", "/metrics", expect_json=False)
+        return str(self._call("GET", "/metrics", expect_json=False))
 
 
 def _reason(exc: BaseException) -> str:

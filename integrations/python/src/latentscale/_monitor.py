@@ -485,9 +485,9 @@ def _vae_latents(out: Any, generators: Dict[Any, Any]) -> Any:
     if dist is None:
         latent = getattr(out, "latent", None)  # e.g. AutoencoderDC's EncoderOutput
         return latent if latent is not None else (out if is_torch_tensor(out) else None)
-    mean = getattr(dist, "mean", None)
+    mean: Any = getattr(dist, "mean", None)
     if is_torch_tensor(mean):
-        import torch  # a torch tensor exists, so this is already imported
+        import torch  # type: ignore[import-not-found]  # a tensor exists, so torch is imported
 
         device = mean.device
         gen = generators.get(device)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 import threading
 from dataclasses import dataclass
-from typing import Any, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -97,7 +97,7 @@ class BufferPool:
     def __init__(self, per_key: int, max_keys: int = 8) -> None:
         self.per_key = per_key
         self.max_keys = max_keys
-        self._free: "dict[Any, list]" = {}
+        self._free: Dict[Any, List[Any]] = {}
         self._lock = threading.Lock()
 
     def get(self, key: Any) -> Any:
@@ -226,9 +226,9 @@ def _numpy_to_wire(arr: np.ndarray) -> WireTensor:
     if arr.dtype != target or not arr.flags.c_contiguous:
         arr = np.ascontiguousarray(arr, dtype=target)
     if name == "bfloat16":
-        data = memoryview(arr.view(np.uint16)).cast("B")
+        data = arr.view(np.uint16).data.cast("B")
     else:
-        data = memoryview(arr).cast("B")
+        data = arr.data.cast("B")
     return WireTensor(data=data, dtype=name, shape=tuple(int(n) for n in arr.shape))
 
 
@@ -243,6 +243,6 @@ def _torch_to_wire(t: Any, cuda_stream: Any) -> WireTensor:
     t = t.contiguous()
     if t.dtype == torch.bfloat16:
         arr = t.view(torch.int16).numpy()
-        data = memoryview(arr).cast("B")
+        data = arr.data.cast("B")
         return WireTensor(data=data, dtype="bfloat16", shape=tuple(int(n) for n in t.shape))
     return _numpy_to_wire(t.numpy())

@@ -12,7 +12,7 @@ import json
 import math
 import os
 import tempfile
-from typing import Any, Dict, List, Mapping, Optional, Union
+from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
 __all__ = ["stream_config_from", "update_vae_config", "diffusers_keys", "NORMALIZATION_KEYS"]
 
@@ -20,7 +20,7 @@ __all__ = ["stream_config_from", "update_vae_config", "diffusers_keys", "NORMALI
 NORMALIZATION_KEYS = ("scaling_factor", "shift_factor", "latents_mean", "latents_std", "whitening_matrix")
 
 #: Which keys each normalization mode writes (as ``format=diffusers`` returns them).
-MODE_KEYS: Dict[str, tuple] = {
+MODE_KEYS: Dict[str, Tuple[str, ...]] = {
     "scalar": ("scaling_factor",),
     "shift": ("scaling_factor", "shift_factor"),
     "channel": ("scaling_factor", "latents_mean", "latents_std"),
