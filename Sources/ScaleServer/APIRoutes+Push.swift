@@ -9,6 +9,11 @@ extension APIRoutes {
     /// `POST /v1/streams/{name}/latents`: validate everything, summarize off the
     /// event loop, then apply in the stream's serial step.
     func push(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let started = ContinuousClock.now
+        defer {
+            let d = ContinuousClock.now - started
+            metrics.recordPush(seconds: Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18)
+        }
         let name = try StreamName.validate(context.parameters.get("name"))
         let q = request.uri.queryParameters
         for (key, _) in q where !Self.pushQueryKeys.contains(String(key)) {

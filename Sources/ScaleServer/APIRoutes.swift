@@ -2,10 +2,12 @@ import Foundation
 import Hummingbird
 import LatentStats
 import NIOCore
+import ScaleStore
 
 /// The routes of DESIGN §4, for the Unix socket.
 struct APIRoutes: Sendable {
     let registry: StreamRegistry
+    let metrics: ScaleMetrics
     let maxBodyBytes: Int
     let version: String
 
@@ -86,8 +88,37 @@ struct APIRoutes: Sendable {
             }
             return json(try await s.history(limit: limit))
         }
-        router.get("/v1/alerts") { _, _ in
-            json(.object([("alerts", .array([]))]))
+        router.get("/v1/alerts") { request, _ in
+            let allText = request.uri.queryParameters.get("all")
+            guard allText == nil || allText == "true" || allText == "false" || allText == "1" || allText == "0" else {
+                throw APIError.badRequest("invalid_query", "all must be true or false")
+            }
+            let all = allText == "true" || allText == "1"
+            let rows: [AlertTransition]
+            do { rows = try registry.db.currentAlerts(includeResolved: true, limit: all ? 1000 : 20) } catch {
+                throw APIError(.internalServerError, "storage_failed", "could not read alerts: \(error)")
+            }
+            return json(.object([("alerts", .array(rows.map { r in
+                .object([
+                    ("stream", .string(r.stream)), ("kind", .string(r.kind)), ("state", .string(r.state)),
+                    ("severity", .string(r.severity)), ("since", Timestamp.json(r.since)),
+                    ("resolved_at", Timestamp.json(r.resolvedAt)), ("message", .string(r.message)), ("value", .num(r.value)),
+                ])
+            }))]))
+        }
+        Self.registerMetrics(on: router, metrics: metrics, version: version)
+    }
+
+    /// `GET /metrics` and `GET /v1/health`: all that the TCP listener serves.
+    static func registerMetrics(on router: Router<BasicRequestContext>, metrics: ScaleMetrics, version: String, health: Bool = false) {
+        router.get("/metrics") { _, _ in
+            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                     body: .init(byteBuffer: ByteBuffer(string: metrics.exposition())))
+        }
+        if health {
+            router.get("/v1/health") { _, _ in
+                json(.object([("status", .string("ok")), ("version", .string(version))]))
+            }
         }
     }
 

@@ -5,6 +5,9 @@ import NIOCore
 /// Turns every error into the protocol's JSON error body, and tells a wrong
 /// method (405, with `Allow`) from an unknown path (404).
 struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    /// On the TCP metrics listener only /metrics and /v1/health exist.
+    var onlyMetrics = false
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
@@ -12,6 +15,9 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             throw e
         } catch let e as HTTPError where e.status == .notFound {
             let path = request.uri.path
+            if onlyMetrics {
+                throw APIError(.notFound, "not_found", "only GET /metrics and GET /v1/health are served over TCP; use the Unix socket for the API")
+            }
             if let methods = APIRoutes.allowedMethods(path: path) {
                 var err = APIError(.methodNotAllowed, "method_not_allowed",
                                    "\(request.method.rawValue) is not allowed on \(path); use \(methods.map(\.rawValue).joined(separator: " or "))")

@@ -16,6 +16,10 @@ public struct DaemonSettings: Sendable {
     public var socketMode: UInt16 = 0o600
     public var maxBodyBytes: Int = 2 << 30
     public var logLevel: Logger.Level = .info
+    /// `HOST:PORT` to also serve `GET /metrics` and `GET /v1/health` on, over TCP.
+    public var metricsAddress: (host: String, port: Int)?
+    /// Run for every alert transition with the alert as JSON on stdin.
+    public var alertCommand: String?
 
     public init(socketPath: String, databasePath: String) {
         self.socketPath = socketPath; self.databasePath = databasePath
@@ -45,20 +49,21 @@ public enum ScaleDaemon {
 
     public static func run(_ settings: DaemonSettings, logger: Logger) async throws {
         let db = try ScaleDatabase(path: settings.databasePath)
-        let registry = StreamRegistry(db: db, logger: logger)
+        let metrics = ScaleMetrics()
+        let registry = StreamRegistry(db: db, logger: logger, metrics: metrics, alertCommand: settings.alertCommand)
         try await registry.load()
         logger.info("database ready", metadata: ["path": "\(settings.databasePath)"])
 
         try UnixSocketGuard.prepare(path: settings.socketPath)
         let router = Router()
         router.middlewares.add(ErrorMiddleware())
-        APIRoutes(registry: registry, maxBodyBytes: settings.maxBodyBytes, version: version).register(on: router)
+        APIRoutes(registry: registry, metrics: metrics, maxBodyBytes: settings.maxBodyBytes, version: version).register(on: router)
 
         // Bind with a private umask so the socket never exists with looser permissions.
         let previous = umask(0o177)
         let socketPath = settings.socketPath
         let mode = settings.socketMode
-        var app = Application(
+        let app = Application(
             router: router,
             configuration: .init(address: .unixDomainSocket(path: socketPath), serverName: "scaled"),
             onServerRunning: { _ in
@@ -68,9 +73,22 @@ public enum ScaleDaemon {
             },
             logger: logger
         )
-        app.addServices(SnapshotOnShutdown(registry: registry, logger: logger))
+        // Graceful shutdown runs in reverse order: the socket server drains first,
+        // then the metrics listener, then every stream is snapshotted.
+        var services: [any Service] = [SnapshotOnShutdown(registry: registry, logger: logger)]
+        if let address = settings.metricsAddress {
+            let metricsRouter = Router()
+            metricsRouter.middlewares.add(ErrorMiddleware(onlyMetrics: true))
+            APIRoutes.registerMetrics(on: metricsRouter, metrics: metrics, version: version, health: true)
+            services.append(Application(router: metricsRouter,
+                                        configuration: .init(address: .hostname(address.host, port: address.port), serverName: "scaled"),
+                                        onServerRunning: { _ in logger.info("metrics listening", metadata: ["address": "\(address.host):\(address.port)"]) },
+                                        logger: logger))
+        }
+        services.append(app)
         defer { UnixSocketGuard.remove(path: socketPath) }
-        try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])
+        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
         logger.info("stopped")
     }
 }

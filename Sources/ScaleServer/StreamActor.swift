@@ -18,6 +18,8 @@ public struct PushMeta: Sendable {
 actor StreamActor {
     let db: ScaleDatabase
     let logger: Logger
+    let metrics: ScaleMetrics
+    let notifier: AlertNotifier
     private(set) var state: StreamState
     /// Whether the stream exists in the database (a push that failed never creates it).
     private(set) var persisted: Bool
@@ -26,8 +28,12 @@ actor StreamActor {
     static let snapshotEvery = 256
     static let historyRows = 100_000
 
-    init(state: StreamState, persisted: Bool, db: ScaleDatabase, logger: Logger) {
+    init(state: StreamState, persisted: Bool, db: ScaleDatabase, logger: Logger,
+         metrics: ScaleMetrics = ScaleMetrics(), notifier: AlertNotifier? = nil) {
         self.state = state; self.persisted = persisted; self.db = db; self.logger = logger
+        self.metrics = metrics
+        self.notifier = notifier ?? AlertNotifier(command: nil, logger: logger)
+        if persisted { metrics.update(state) }
     }
 
     /// Checks a push against the stream before its summary is computed, and
@@ -56,6 +62,7 @@ actor StreamActor {
         let seq = state.seq + 1
         let froze = next.apply(entry, seq: seq, now: now)
         let s = entry.summary
+        let events = next.evaluateFlags(latest: s, now: now)
         let normalized = next.normalizedMoments(s)
         let journal = JournalEntry(
             stream: state.name, seq: seq, step: meta.step, tag: meta.tag, time: now,
@@ -72,6 +79,8 @@ actor StreamActor {
         state = next
         persisted = true
         if froze { logger.info("froze the estimate as the reference", metadata: ["stream": "\(state.name)"]) }
+        announce(events, now: now)
+        metrics.update(state)
         batchesSinceSnapshot += 1
         if batchesSinceSnapshot >= Self.snapshotEvery { snapshot() }
         return .object([
@@ -82,8 +91,31 @@ actor StreamActor {
                                 ("samples", .int(state.cumulative?.samples ?? 0)),
                                 ("elements", .int(state.cumulative?.elements ?? 0))])),
             ("normalization", state.estimate?.json ?? .null),
-            ("flags", .array([])),
+            ("flags", .array(state.activeFlags() + events.filter { $0.transition.state == "resolved" }.map { e in
+                .object([("kind", .string(e.kind.rawValue)), ("state", .string("resolved")),
+                         ("severity", .string(e.kind.severity)), ("since", Timestamp.json(e.transition.since)),
+                         ("message", .string(e.transition.message)), ("value", .num(e.transition.value))])
+            })),
         ])
+    }
+
+    /// Stores, logs and passes on alert transitions.
+    private func announce(_ events: [AlertEvent], now: Date) {
+        guard !events.isEmpty else { return }
+        for e in events {
+            let t = e.transition
+            do {
+                try db.record(AlertTransition(stream: e.stream, kind: e.kind.rawValue, state: t.state, since: t.since,
+                                              resolvedAt: t.resolvedAt, message: t.message, value: t.value.flatMap { $0.isFinite ? $0 : nil },
+                                              severity: e.kind.severity, at: now))
+            } catch {
+                logger.error("could not store an alert transition", metadata: ["stream": "\(e.stream)", "error": "\(error)"])
+            }
+            let meta: Logger.Metadata = ["stream": "\(e.stream)", "alert": "\(e.kind.rawValue)", "state": "\(t.state)"]
+            if t.state == "firing" { logger.warning("\(t.message)", metadata: meta) } else { logger.info("alert \(t.state)", metadata: meta) }
+        }
+        let notifier = self.notifier
+        Task { await notifier.notify(events) }
     }
 
     /// Writes a snapshot so that restart replays only the journal after it.
@@ -100,8 +132,8 @@ actor StreamActor {
         }
     }
 
-    func status() -> JSONValue { state.statusJSON(flags: .array([])) }
-    func listEntry() -> JSONValue { state.listEntryJSON(flags: .array([])) }
+    func status() -> JSONValue { state.statusJSON(flags: .array(state.activeFlags())) }
+    func listEntry() -> JSONValue { state.listEntryJSON(flags: .array(state.activeFlags())) }
 
     func normalization(mode: NormalizationMode, method: NormalizationMethod, diffusers: Bool) throws(APIError) -> JSONValue {
         guard let c = state.cumulative else { throw APIError(NormalizationError.noData) }
@@ -140,10 +172,15 @@ actor StreamActor {
         }
         state = next
         batchesSinceSnapshot = 0
+        metrics.remove(state.name)
+        metrics.update(state)
         return status()
     }
 
-    func markDeleted() { deleted = true }
+    func markDeleted() {
+        deleted = true
+        metrics.remove(state.name)
+    }
 
     private func persist(_ next: StreamState) throws(APIError) {
         do { try db.upsertStream(StreamPersistence.record(next)) } catch {
@@ -151,6 +188,7 @@ actor StreamActor {
         }
         state = next
         persisted = true
+        metrics.update(state)
     }
 }
 

@@ -43,7 +43,18 @@ enum StreamPersistence {
         if let f = s.frozen {
             frozen = .object([("reference", f.reference.json), ("frozen_at", .number(f.frozenAt.timeIntervalSince1970))])
         }
+        let alerts: [(String, JSONValue)] = s.alerts.sorted { $0.key.rawValue < $1.key.rawValue }.map { kind, m in
+            (kind.rawValue, .object([
+                ("phase", .string(m.phase.rawValue)),
+                ("consecutive", .int(m.consecutive)),
+                ("since", m.since.map { .number($0.timeIntervalSince1970) } ?? .null),
+                ("message", .string(m.message)),
+                ("value", .num(m.value)),
+            ]))
+        }
         return JSONValue.object([
+            ("alerts", .object(alerts)),
+            ("mean_baseline", .num(s.meanBaseline)),
             ("channels", s.channels.map { .int($0) } ?? .null),
             ("frozen", frozen),
             ("reference_version", .int(Int(s.referenceVersion))),
@@ -65,6 +76,20 @@ enum StreamPersistence {
             if case .int(let c)? = v["channels"] { s.channels = c }
             if case .int(let rv)? = v["reference_version"] { s.referenceVersion = UInt64(rv) }
             if let t = v["last_push_at"]?.doubleValue { s.lastPushAt = Date(timeIntervalSince1970: t) }
+            s.meanBaseline = v["mean_baseline"]?.doubleValue
+            if case .object(let pairs)? = v["alerts"] {
+                for (key, m) in pairs {
+                    guard let kind = AlertKind(rawValue: key), case .string(let p)? = m["phase"],
+                          let phase = AlertPhase(rawValue: p) else { continue }
+                    var consecutive = 0
+                    if case .int(let c)? = m["consecutive"] { consecutive = c }
+                    var message = ""
+                    if case .string(let t)? = m["message"] { message = t }
+                    s.alerts[kind] = AlertMachine(phase: phase, consecutive: consecutive,
+                                                  since: m["since"]?.doubleValue.map { Date(timeIntervalSince1970: $0) },
+                                                  message: message, value: m["value"]?.doubleValue)
+                }
+            }
             if let f = v["frozen"], f != .null, let refJSON = f["reference"],
                let ref = try? Reference(json: refJSON), let at = f["frozen_at"]?.doubleValue {
                 s.frozen = FrozenReference(reference: ref, frozenAt: Date(timeIntervalSince1970: at))

@@ -6,17 +6,24 @@ import ScaleStore
 actor StreamRegistry {
     let db: ScaleDatabase
     let logger: Logger
+    let metrics: ScaleMetrics
+    let notifier: AlertNotifier
     private var streams: [String: StreamActor] = [:]
 
-    init(db: ScaleDatabase, logger: Logger) {
-        self.db = db; self.logger = logger
+    init(db: ScaleDatabase, logger: Logger, metrics: ScaleMetrics = ScaleMetrics(), alertCommand: String? = nil) {
+        self.db = db; self.logger = logger; self.metrics = metrics
+        self.notifier = AlertNotifier(command: alertCommand, logger: logger)
+    }
+
+    func makeActor(_ state: StreamState, persisted: Bool) -> StreamActor {
+        StreamActor(state: state, persisted: persisted, db: db, logger: logger, metrics: metrics, notifier: notifier)
     }
 
     /// Restores every stored stream.
     func load() throws {
         for record in try db.streams() {
             let state = try StreamPersistence.restore(record, from: db)
-            streams[record.name] = StreamActor(state: state, persisted: true, db: db, logger: logger)
+            streams[record.name] = makeActor(state, persisted: true)
         }
     }
 
@@ -29,7 +36,7 @@ actor StreamRegistry {
     /// The stream, created in memory if needed; it is stored by its first successful change.
     func getOrCreate(_ name: String) -> StreamActor {
         if let s = streams[name] { return s }
-        let s = StreamActor(state: StreamState(name: name, now: Date()), persisted: false, db: db, logger: logger)
+        let s = makeActor(StreamState(name: name, now: Date()), persisted: false)
         streams[name] = s
         return s
     }

@@ -112,7 +112,7 @@ extension StreamState {
             ("normalized_std", .num(n?.std)),
             ("normalized_mean", .num(n?.mean)),
             ("ratio", .num(n.map { $0.std / config.targetStd })),
-            ("state", .string("ok")),
+            ("state", .string(alerts[.varianceDrift].map { $0.phase == .inactive ? "ok" : $0.phase.rawValue } ?? "ok")),
         ])
     }
 

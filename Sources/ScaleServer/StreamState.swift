@@ -35,6 +35,10 @@ public struct StreamState: Sendable {
     public var clampSinceReference: ClampCount?
     /// Journal sequence number of the last applied batch.
     public var seq: Int64 = 0
+    /// Each flag's lifecycle.
+    public var alerts: [AlertKind: AlertMachine] = [:]
+    /// The normalized mean when a declared, unshifted reference was first evaluated.
+    public var meanBaseline: Double?
 
     public init(name: String, config: StreamConfig = StreamConfig(), now: Date) {
         self.name = name; self.config = config; createdAt = now; updatedAt = now
@@ -61,6 +65,7 @@ public struct StreamState: Sendable {
     mutating func bumpReference() {
         referenceVersion &+= 1
         clampSinceReference = nil
+        meanBaseline = nil
     }
 
     /// Freezes the current estimate (shift mode, std) as the reference.
@@ -76,6 +81,7 @@ public struct StreamState: Sendable {
     public mutating func reset(now: Date) {
         channels = nil; cumulative = nil; window = []; windowSummary = nil
         lastPushAt = nil
+        alerts = [:]
         if frozen != nil { frozen = nil; bumpReference() }
         clampSinceReference = nil
         updatedAt = now

@@ -15,7 +15,8 @@ struct Scaled: AsyncParsableCommand {
         acknowledged push to SQLite before answering. SIGTERM or SIGINT stop it gracefully.
 
         Environment: SCALED_SOCKET, SCALED_DB, SCALED_SOCKET_MODE, SCALED_MAX_BODY_BYTES, \
-        SCALED_LOG_LEVEL; XDG_RUNTIME_DIR and XDG_STATE_HOME choose the default paths.
+        SCALED_LOG_LEVEL, SCALED_METRICS_ADDRESS, SCALED_ALERT_COMMAND; XDG_RUNTIME_DIR and \
+        XDG_STATE_HOME choose the default paths.
         """,
         version: ScaleDaemon.version
     )
@@ -34,6 +35,12 @@ struct Scaled: AsyncParsableCommand {
 
     @Option(name: .customLong("log-level"), help: ArgumentHelp("trace, debug, info, notice, warning, error or critical (env SCALED_LOG_LEVEL; default info).", valueName: "level"))
     var logLevel: String?
+
+    @Option(name: .customLong("metrics-address"), help: ArgumentHelp("Also serve GET /metrics and GET /v1/health (only those) over TCP at HOST:PORT, for Prometheus (env SCALED_METRICS_ADDRESS).", valueName: "host:port"))
+    var metricsAddress: String?
+
+    @Option(name: .customLong("alert-command"), help: ArgumentHelp("Shell command run for every alert transition, with the alert as JSON on stdin; it never blocks pushes, and its failures are logged (env SCALED_ALERT_COMMAND).", valueName: "command"))
+    var alertCommand: String?
 
     func run() async throws {
         let env = ProcessInfo.processInfo.environment
@@ -57,6 +64,14 @@ struct Scaled: AsyncParsableCommand {
             throw ValidationError("log level '\(levelText)' is unknown; use trace, debug, info, notice, warning, error or critical")
         }
         settings.logLevel = level
+        if let a = metricsAddress ?? env["SCALED_METRICS_ADDRESS"], !a.isEmpty {
+            guard let colon = a.lastIndex(of: ":"), let port = Int(a[a.index(after: colon)...]), (1...65535).contains(port),
+                  colon != a.startIndex else {
+                throw ValidationError("--metrics-address '\(a)' is not HOST:PORT, e.g. 127.0.0.1:9464")
+            }
+            settings.metricsAddress = (String(a[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]")), port)
+        }
+        settings.alertCommand = alertCommand ?? env["SCALED_ALERT_COMMAND"].flatMap { $0.isEmpty ? nil : $0 }
         LoggingSystem.bootstrap { label in
             var h = StreamLogHandler.standardError(label: label)
             h.logLevel = level

@@ -1,0 +1,75 @@
+import Foundation
+
+/// The kinds of flag `scaled` raises.
+public enum AlertKind: String, Sendable, CaseIterable, Codable {
+    case varianceDrift = "variance_drift"
+    case meanDrift = "mean_drift"
+    case clampOutOfRange = "clamp_out_of_range"
+    case nonfinite
+
+    /// Non-finite latents are critical: training on them corrupts the model.
+    public var severity: String { self == .nonfinite ? "critical" : "warning" }
+}
+
+/// Where an alert is in its lifecycle.
+public enum AlertPhase: String, Sendable, Codable {
+    case inactive, pending, firing
+}
+
+/// One alert's lifecycle: a condition true for `forBatches` consecutive
+/// evaluations goes pending → firing; false again → resolved (inactive).
+public struct AlertMachine: Sendable, Equatable {
+    public var phase: AlertPhase = .inactive
+    public var consecutive = 0
+    public var since: Date?
+    public var message = ""
+    public var value: Double?
+
+    public init() {}
+
+    public init(phase: AlertPhase, consecutive: Int, since: Date?, message: String, value: Double?) {
+        self.phase = phase; self.consecutive = consecutive; self.since = since; self.message = message; self.value = value
+    }
+
+    /// A change of phase, to store, log and announce.
+    public struct Transition: Sendable, Equatable {
+        /// "pending", "firing" or "resolved".
+        public var state: String
+        public var since: Date
+        public var resolvedAt: Date?
+        public var message: String
+        public var value: Double?
+    }
+
+    /// Feeds one evaluation. `immediate` skips the pending phase (non-finite values).
+    public mutating func evaluate(_ condition: Bool, forBatches: Int, immediate: Bool = false,
+                                  now: Date, message: String, value: Double?) -> [Transition] {
+        if condition {
+            consecutive += 1
+            self.message = message
+            self.value = value
+            var out: [Transition] = []
+            if phase == .inactive {
+                since = now
+                if immediate || forBatches <= 1 {
+                    phase = .firing
+                    return [Transition(state: "firing", since: now, message: message, value: value)]
+                }
+                phase = .pending
+                out.append(Transition(state: "pending", since: now, message: message, value: value))
+            }
+            if phase == .pending && consecutive >= forBatches {
+                phase = .firing
+                out.append(Transition(state: "firing", since: since ?? now, message: message, value: value))
+            }
+            return out
+        }
+        consecutive = 0
+        guard phase != .inactive else { return [] }
+        let started = since ?? now
+        phase = .inactive
+        since = nil
+        self.value = value
+        return [Transition(state: "resolved", since: started, resolvedAt: now, message: self.message, value: value)]
+    }
+}
