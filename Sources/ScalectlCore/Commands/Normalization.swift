@@ -115,7 +115,7 @@ enum NormalizationText {
     static func render(_ n: JSONValue, stream: String, style: Style) -> [String] {
         var out = [style.bold("\(stream): mode \(n["mode"]?.string ?? "?"), method \(n["method"]?.string ?? "?"), target std \(Fmt.sig(n["target_std"]?.double))")]
         var sf = "  scaling_factor  \(Fmt.sig(n["scaling_factor"]?.double, 6))"
-        if let ci = n["scaling_factor_ci95"]?.doubles, ci.count == 2 {
+        if let ci = n["scaling_factor_ci95"]?.doubles, ci.count == 2, !StatusReport.perChannel(n) {
             sf += "  (95% CI \(Fmt.sig(ci[0], 5))–\(Fmt.sig(ci[1], 5)))"
         }
         out.append(sf)

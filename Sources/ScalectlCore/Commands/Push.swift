@@ -215,7 +215,7 @@ struct PushRun {
         Output.out(summary + "\n")
         if let n = lastResponse?["normalization"], n["scaling_factor"]?.double != nil {
             var line = "estimate: scaling_factor \(Fmt.sig(n["scaling_factor"]?.double, 6))"
-            if let ci = n["scaling_factor_ci95"]?.doubles, ci.count == 2 {
+            if let ci = n["scaling_factor_ci95"]?.doubles, ci.count == 2, !StatusReport.perChannel(n) {
                 line += " (95% CI \(Fmt.sig(ci[0], 5))–\(Fmt.sig(ci[1], 5)))"
             }
             if let shift = n["shift_factor"]?.double { line += ", shift_factor \(Fmt.sig(shift, 6))" }

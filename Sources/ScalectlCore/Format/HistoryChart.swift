@@ -110,16 +110,10 @@ public struct HistoryChart {
             labels[0] = labels[0] ?? Fmt.sig(hi, 4)
             labels[rows - 1] = labels[rows - 1] ?? Fmt.sig(lo, 4)
             // Each column spans the range of the batches it holds.
-            var colMin = [Double?](repeating: nil, count: plotWidth), colMax = colMin
-            for (i, p) in points.enumerated() {
-                guard let v = p.normalizedStd else { continue }
-                let c = columns[i]
-                colMin[c] = min(colMin[c] ?? v, v)
-                colMax[c] = max(colMax[c] ?? v, v)
-            }
+            let spans = aggregate(points.map(\.normalizedStd), columns: columns, plotWidth: plotWidth)
             for c in 0..<plotWidth {
-                guard let a = colMin[c], let b = colMax[c] else { continue }
-                for r in row(b)...row(a) { grid[r][c] = "*" }
+                guard let span = spans[c] else { continue }
+                for r in row(span.max)...row(span.min) { grid[r][c] = "*" }
             }
             for r in 0..<rows {
                 lines.append(label(labels[r]) + "|" + paint(grid[r], firing: firing, style: style))
@@ -135,11 +129,7 @@ public struct HistoryChart {
             lines.append(style.bold("clamp share") + (clampLimit.map { " (limit \(Fmt.percent($0)))" } ?? ""))
             let hi = max(clamps.max()!, limit * 2, 1e-6)
             let rows = clampRows
-            var colMax = [Double?](repeating: nil, count: plotWidth)
-            for (i, p) in points.enumerated() {
-                guard let v = p.clampFraction else { continue }
-                colMax[columns[i]] = max(colMax[columns[i]] ?? v, v)
-            }
+            let colMax = aggregate(points.map(\.clampFraction), columns: columns, plotWidth: plotWidth).map { $0?.max }
             // Bars grow from the bottom row; row r (0 top) is filled when the
             // value reaches its lower edge.
             let limitRow = clampLimit.map { rows - 1 - Int(($0 / hi * Double(rows)).rounded(.down)).clamped(0, rows - 1) }
@@ -173,6 +163,31 @@ public struct HistoryChart {
         return lines
     }
 
+    /// Per column, the range of the values that fall into it; columns between
+    /// two batches (fewer batches than columns, or a gap in steps) carry the
+    /// last value forward so that lines and bars stay continuous.
+    func aggregate(_ values: [Double?], columns: [Int], plotWidth: Int) -> [(min: Double, max: Double)?] {
+        var spans = [(min: Double, max: Double, last: Double)?](repeating: nil, count: plotWidth)
+        for (i, value) in values.enumerated() {
+            guard let v = value else { continue }
+            let c = columns[i]
+            if let s = spans[c] {
+                spans[c] = (Swift.min(s.min, v), Swift.max(s.max, v), v)
+            } else {
+                spans[c] = (v, v, v)
+            }
+        }
+        var previous: Double?
+        for c in 0..<plotWidth {
+            if let s = spans[c] {
+                previous = s.last
+            } else if let p = previous, spans[(c + 1)...].contains(where: { $0 != nil }) {
+                spans[c] = (p, p, p)
+            }
+        }
+        return spans.map { $0.map { ($0.min, $0.max) } }
+    }
+
     /// The column of each point: spread by step (or batch number) so gaps in
     /// training steps show as gaps.
     func columnAssignment(plotWidth: Int) -> [Int] {
@@ -197,8 +212,11 @@ public struct HistoryChart {
         }
         put(String(lo), at: 0)
         if hi != lo {
-            let mid = String(lo + (hi - lo) / 2)
-            put(mid, at: plotWidth / 2 - mid.count / 2)
+            let midValue = lo + (hi - lo) / 2
+            if midValue != lo && midValue != hi {
+                let mid = String(midValue)
+                put(mid, at: plotWidth / 2 - mid.count / 2)
+            }
             put(String(hi), at: plotWidth + 1 - String(hi).count)
         }
         return String(repeating: " ", count: Self.labelWidth - unit.count - 1) + unit + " " + String(cells)

@@ -68,7 +68,7 @@ public enum StatusReport {
     static func estimateLine(_ e: JSONValue?, style: Style) -> String {
         guard let e, e["scaling_factor"]?.double != nil else { return "  estimate   none yet (no data)" }
         var line = "  estimate   scaling_factor \(Fmt.sig(e["scaling_factor"]?.double, 6))"
-        if let ci = e["scaling_factor_ci95"]?.doubles, ci.count == 2 {
+        if let ci = e["scaling_factor_ci95"]?.doubles, ci.count == 2, !perChannel(e) {
             line += " (95% CI \(Fmt.sig(ci[0], 5))–\(Fmt.sig(ci[1], 5)))"
         }
         if let shift = e["shift_factor"]?.double { line += ", shift_factor \(Fmt.sig(shift, 6))" }
@@ -76,6 +76,12 @@ public enum StatusReport {
         if let std = e["latents_std"]?.doubles { line += ", latents_std [\(Fmt.list(std))]" }
         line += e["converged"]?.bool == true ? ", " + style.green("converged") : ", " + style.yellow("not converged yet")
         return line
+    }
+
+    /// In channel and whiten modes `scaling_factor` is the target std and
+    /// the interval belongs to the overall scale, so it is not shown beside it.
+    static func perChannel(_ n: JSONValue) -> Bool {
+        n["mode"]?.string == "channel" || n["mode"]?.string == "whiten"
     }
 
     static func referenceLine(_ r: JSONValue?) -> String {
@@ -112,7 +118,8 @@ public enum StatusReport {
         guard let c else { return "  clamp      -" }
         let range = Fmt.sig(c["range"]?.double, 4)
         guard c["enabled"]?.bool != false else {
-            return "  clamp      clip_sample off (range ±\(range) would clip \(Fmt.percent(c["fraction_window"]?.double)) of the window)"
+            guard let share = c["fraction_window"]?.double else { return "  clamp      clip_sample off" }
+            return "  clamp      clip_sample off (±\(range) would clip \(Fmt.percent(share)) of the window)"
         }
         let limit = config?["clamp_max_fraction"]?.double
         let window = c["fraction_window"]?.double
