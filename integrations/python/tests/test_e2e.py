@@ -405,6 +405,20 @@ def test_monitor_pushes_and_reports(scaled: Any, client: Client, stream: str) ->
     close(n["scaling_factor"], 1.0 / oracle(np.concatenate(xs))["std"], what="monitor.normalization")
 
 
+def test_monitor_full_queue_drops_and_counts(scaled: Any, client: Client, stream: str) -> None:
+    x = latents(80, shape=(32, 4, 64, 64))
+    m = Monitor(stream, socket=scaled.socket, queue_size=1)
+    results = [m.push(x, step=i) for i in range(50)]  # far faster than the daemon ingests 2 MiB batches
+    assert m.close(60)
+    s = m.stats
+    assert s.dropped > 0 and s.failed == 0
+    assert s.pushed + s.dropped == 50 and results.count(True) == s.pushed
+    st = client.status(stream)
+    assert st["totals"]["batches"] == s.pushed  # exactly what was acknowledged
+    steps = [r["step"] for r in client.history(stream)["history"]]
+    assert steps == [i for i, ok in enumerate(results) if ok]
+
+
 def test_monitor_daemon_killed_mid_run_and_restarted(scaled_fresh: Any) -> None:
     scaled_fresh.start()
     m = Monitor("killed", socket=scaled_fresh.socket, backoff_initial=0.05, backoff_max=0.5)
