@@ -111,3 +111,41 @@ public enum DriftTest {
         return worst
     }
 }
+
+extension DriftTest {
+    /// The outcome of one flag's test after a batch.
+    public struct Verdict: Sendable, Equatable {
+        /// Whether the flag's condition holds.
+        public var condition: Bool
+        /// The finding to report: the latest batch's when it alone is outside, else the window's.
+        public var shown: Finding
+        /// Whether `shown` is the latest batch's.
+        public var fromLatestBatch: Bool
+        /// The window's value (for metrics and the alert's `value`).
+        public var windowValue: Double
+    }
+
+    /// Variance drift after a batch: the window, or the latest batch alone, is
+    /// significantly outside the band. Testing the latest batch shows a step
+    /// within `alert_for_batches` batches instead of after half a window;
+    /// testing the window catches slow drift that single batches are too
+    /// noisy to show.
+    public static func varianceVerdict(window: BatchSummary, latest: BatchSummary, normalizer: AffineNormalizer,
+                                       perChannel: Bool, target: Double, tolerance: Double) -> Verdict? {
+        guard let w = varianceDrift(window, normalizer: normalizer, perChannel: perChannel, target: target, tolerance: tolerance) else { return nil }
+        let b = varianceDrift(latest, normalizer: normalizer, perChannel: perChannel, target: target, tolerance: tolerance)
+        let latestOut = b?.outside ?? false
+        return Verdict(condition: w.outside || latestOut, shown: latestOut && !w.outside ? b! : w,
+                       fromLatestBatch: latestOut && !w.outside, windowValue: w.value)
+    }
+
+    /// Mean drift after a batch, tested like ``varianceVerdict(window:latest:normalizer:perChannel:target:tolerance:)``.
+    public static func meanVerdict(window: BatchSummary, latest: BatchSummary, normalizer: AffineNormalizer,
+                                   perChannel: Bool, baseline: Double, target: Double, tolerance: Double) -> Verdict? {
+        guard let w = meanDrift(window, normalizer: normalizer, perChannel: perChannel, baseline: baseline, target: target, tolerance: tolerance) else { return nil }
+        let b = meanDrift(latest, normalizer: normalizer, perChannel: perChannel, baseline: baseline, target: target, tolerance: tolerance)
+        let latestOut = b?.outside ?? false
+        return Verdict(condition: w.outside || latestOut, shown: latestOut && !w.outside ? b! : w,
+                       fromLatestBatch: latestOut && !w.outside, windowValue: w.value)
+    }
+}

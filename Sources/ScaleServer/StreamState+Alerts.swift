@@ -60,14 +60,14 @@ extension StreamState {
         // Variance drift: the window, or the latest batch alone (so a step shows
         // within alert_for_batches batches instead of half a window).
         if let n = normalizer,
-           let w = DriftTest.varianceDrift(window, normalizer: n, perChannel: perChannelReference, target: target, tolerance: tol) {
-            let b = DriftTest.varianceDrift(latest, normalizer: n, perChannel: perChannelReference, target: target, tolerance: tol)
-            let hit = (b?.outside ?? false) ? b! : w
+           let v = DriftTest.varianceVerdict(window: window, latest: latest, normalizer: n, perChannel: perChannelReference,
+                                             target: target, tolerance: tol) {
+            let hit = v.shown
             let channel = hit.channel.map { " in channel \($0)" } ?? ""
-            let scope = (b?.outside ?? false) && !w.outside ? "the latest batch" : "the window"
+            let scope = v.fromLatestBatch ? "the latest batch" : "the window"
             let message = String(format: "normalized std of %@ is %.4g%@ (99.9%% interval %.4g–%.4g), more than %@ from target_std %g: the latents no longer match the reference normalization; recompute it with `scalectl normalization %@ --format diffusers` or check the VAE and data pipeline",
                                  scope, hit.value, channel, hit.lower, hit.upper, pct, target, name)
-            feed(.varianceDrift, w.outside || (b?.outside ?? false), message, w.value)
+            feed(.varianceDrift, v.condition, message, v.windowValue)
         } else {
             feed(.varianceDrift, false, "no reference normalization to compare against", nil)
         }
@@ -78,13 +78,13 @@ extension StreamState {
                 meanBaseline = normalizedMoments(c)?.mean
             }
             if let base = meanTarget(),
-               let w = DriftTest.meanDrift(window, normalizer: n, perChannel: perChannelReference, baseline: base, target: target, tolerance: tol) {
-                let b = DriftTest.meanDrift(latest, normalizer: n, perChannel: perChannelReference, baseline: base, target: target, tolerance: tol)
-                let hit = (b?.outside ?? false) ? b! : w
+               let v = DriftTest.meanVerdict(window: window, latest: latest, normalizer: n, perChannel: perChannelReference,
+                                             baseline: base, target: target, tolerance: tol) {
+                let hit = v.shown
                 let channel = hit.channel.map { " in channel \($0)" } ?? ""
                 let message = String(format: "normalized mean is %.4g%@ (99.9%% interval %.4g–%.4g), more than %@ of target_std from %.4g: the latents shifted; recompute shift_factor/latents_mean with `scalectl normalization %@ --mode shift`",
                                      hit.value, channel, hit.lower, hit.upper, pct, base, name)
-                feed(.meanDrift, w.outside || (b?.outside ?? false), message, w.value)
+                feed(.meanDrift, v.condition, message, v.windowValue)
             } else {
                 feed(.meanDrift, false, "", nil)
             }
