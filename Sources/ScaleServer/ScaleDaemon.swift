@@ -48,13 +48,14 @@ public enum ScaleDaemon {
     public static let version = "0.1.0"
 
     public static func run(_ settings: DaemonSettings, logger: Logger) async throws {
+        // Refuse a live socket before touching the database.
+        try UnixSocketGuard.prepare(path: settings.socketPath)
         let db = try ScaleDatabase(path: settings.databasePath)
         let metrics = ScaleMetrics()
         let registry = StreamRegistry(db: db, logger: logger, metrics: metrics, alertCommand: settings.alertCommand)
         try await registry.load()
         logger.info("database ready", metadata: ["path": "\(settings.databasePath)"])
 
-        try UnixSocketGuard.prepare(path: settings.socketPath)
         let router = Router()
         router.middlewares.add(ErrorMiddleware())
         APIRoutes(registry: registry, metrics: metrics, maxBodyBytes: settings.maxBodyBytes, version: version).register(on: router)

@@ -103,6 +103,7 @@ def test_second_daemon_refuses_a_live_socket(tmp_path):
                            capture_output=True, text=True, timeout=30)
     assert other.returncode != 0
     assert "already serving" in other.stderr
+    assert not (tmp_path / "other.db").exists()  # refused before touching a database
     assert d.get("/v1/health")["status"] == "ok"  # the first one still serves
     d.stop()
 
