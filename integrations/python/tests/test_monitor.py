@@ -125,12 +125,12 @@ def test_full_queue_drops_counts_and_warns_once(fake: FakeScaled, caplog: pytest
 
 
 def test_warning_rate_limit_interval(fake: FakeScaled, caplog: pytest.LogCaptureFixture) -> None:
-    fake.delay = 0.2
+    fake.delay = 1.0
     with caplog.at_level(logging.WARNING, logger="latentscale"):
-        m = Monitor("q", socket=fake.path, queue_size=1, warn_interval=0.05)
+        m = Monitor("q", socket=fake.path, queue_size=1, warn_interval=0.3)
         for _ in range(5):
             m.push(batch(0))
-        time.sleep(0.08)
+        time.sleep(0.4)
         for _ in range(5):
             m.push(batch(0))
         m.close(5)
