@@ -1,6 +1,6 @@
 // scalebench: times BatchSummary.ingest on synthetic latents, one thread.
 //
-// Usage: scalebench [--reps N] [--min-seconds S] [--seed N] [--write-dir DIR]
+// Usage: scalebench [--reps N] [--min-seconds S] [--seed N] [--write-dir DIR] [--case NAME]...
 //
 // For each case (float32 and bfloat16; shapes (32,4,64,64) and (8,16,128,128))
 // it prints one line of space-separated key=value pairs:
@@ -83,6 +83,7 @@ struct Options {
     var minSeconds = 0.5
     var seed: UInt64 = 20_240_601
     var writeDir: String?
+    var only: Set<String> = []   // case names; empty: all
 
     init(_ args: [String]) {
         var i = 1
@@ -97,8 +98,10 @@ struct Options {
             case "--min-seconds": minSeconds = Double(value()) ?? { fail("--min-seconds takes a number") }()
             case "--seed": seed = UInt64(value()) ?? { fail("--seed takes an integer") }()
             case "--write-dir": writeDir = value()
+            case "--case": only.insert(value())
             case "-h", "--help":
-                print("usage: scalebench [--reps N] [--min-seconds S] [--seed N] [--write-dir DIR]")
+                print("usage: scalebench [--reps N] [--min-seconds S] [--seed N] [--write-dir DIR] [--case NAME]...")
+                print("cases: f32_c4 bf16_c4 f32_c16 bf16_c16")
                 exit(0)
             default: fail("unknown argument \(args[i])")
             }
@@ -133,7 +136,7 @@ let cases = [
     Case(name: "bf16_c16", dtype: .bfloat16, shape: [8, 16, 128, 128]),
 ]
 
-for (index, c) in cases.enumerated() {
+for (index, c) in cases.enumerated() where options.only.isEmpty || options.only.contains(c.name) {
     let values = latents(shape: c.shape, seed: options.seed &+ UInt64(index / 2))
     let bytes: [UInt8]
     switch c.dtype {
