@@ -151,4 +151,17 @@ import Testing
         #expect(s.nonfiniteCount == 0 && s.total.count == 18 && s.sketch.count == 18)
         #expect(s.total.max == 1.7e308 && s.total.min == -1)
     }
+
+    @Test func denseCountsKeepsEveryBucketInOrder() {
+        var rng = SplitMix64(seed: 12)
+        var table = [UInt32](repeating: 0, count: 65536)
+        for _ in 0..<3000 { table[Int(rng.next() % 65536)] &+= UInt32(1 + rng.next() % 5) }
+        for raw in [0, 7, 8, 0x7FFF, 0x8000, 0x8007, 0xFFF8, 0xFFFF] { table[raw] = 9 }
+        let sketch = table.withUnsafeBufferPointer { QuantileSketch(denseCounts: $0) }
+        let want = (0..<65536).filter { table[$0] != 0 }
+            .map { (QuantileSketch.orderKey(raw: $0), UInt64(table[$0])) }
+            .sorted { $0.0 < $1.0 }
+        #expect(sketch.keys == want.map(\.0))
+        #expect(sketch.counts == want.map(\.1))
+    }
 }
