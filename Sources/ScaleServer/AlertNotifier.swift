@@ -61,7 +61,11 @@ actor AlertNotifier {
             logger.error("alert command could not start", metadata: ["command": "\(command)", "error": "\(error)"])
             return
         }
-        stdin.fileHandleForWriting.write(payload)
+        // A command that exits without reading its stdin closes the pipe: that is
+        // its business, not a reason to fail (FileHandle.write(_:) would trap).
+        do { try stdin.fileHandleForWriting.write(contentsOf: payload) } catch {
+            logger.debug("alert command did not read its input", metadata: ["error": "\(error)"])
+        }
         try? stdin.fileHandleForWriting.close()
         let deadline = Date().addingTimeInterval(Self.timeout)
         while process.isRunning {
