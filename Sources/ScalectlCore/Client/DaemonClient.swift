@@ -21,6 +21,18 @@ public struct DaemonResponse: Sendable {
     }
 }
 
+/// One client for the process. Unlike `HTTPClient.shared` it does not retry
+/// failed connection attempts: on a local socket a refused connection means
+/// the daemon is down, and the user should hear so at once rather than after
+/// --timeout. It is never shut down; the process exits instead.
+private let sharedHTTPClient: HTTPClient = {
+    var configuration = HTTPClient.Configuration()
+    configuration.connectionPool.retryConnectionEstablishment = false
+    configuration.timeout.connect = .seconds(5)
+    configuration.redirectConfiguration = .disallow
+    return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+}()
+
 /// The HTTP methods scalectl uses. (Its own type so that ScalectlCore needs
 /// no direct dependency on NIOHTTP1.)
 public enum RequestMethod: String, Sendable {
@@ -75,7 +87,7 @@ public struct DaemonClient: Sendable {
             request.body = .bytes(body)
         }
         do {
-            let response = try await HTTPClient.shared.execute(request, timeout: timeout)
+            let response = try await sharedHTTPClient.execute(request, timeout: timeout)
             var buffer = try await response.body.collect(upTo: 1 << 30)
             let bytes = buffer.readBytes(length: buffer.readableBytes) ?? []
             return DaemonResponse(status: Int(response.status.code), body: bytes)
