@@ -39,10 +39,11 @@ struct DiffusersConfigTests {
         #expect(ConfigPatch.fromDiffusers(flux).patch.shiftFactor == 0.1159)
         let scheduler = try JSONValue(parsing: #"{"_class_name": "DDPMScheduler", "clip_sample": true, "clip_sample_range": 1.0, "thresholding": false}"#)
         let s = ConfigPatch.fromDiffusers(scheduler).patch
-        #expect(s.clipSample == true && s.clipRange == 1.0 && s.scalingFactor == nil)
+        #expect(s.clipSample == true && s.clipRange == 1.0 && s.thresholding == false && s.scalingFactor == nil)
         let thresholded = try JSONValue(parsing: #"{"clip_sample": true, "thresholding": true}"#)
         let (t, notes) = ConfigPatch.fromDiffusers(thresholded)
-        #expect(t.clipSample == false && notes.count == 1)
+        #expect(t.clipSample == false && t.thresholding == true && notes.count == 1)
+        #expect(t.json.compact == #"{"scheduler":{"clip_sample":false,"thresholding":true}}"#)
         let playground = try JSONValue(parsing: #"{"scaling_factor": 0.5, "latents_mean": [-1.6574, 1.886], "latents_std": [8.4927, 5.9022]}"#)
         let pg = ConfigPatch.fromDiffusers(playground).patch
         #expect(pg.latentsMean == [-1.6574, 1.886] && pg.latentsStd == [8.4927, 5.9022])

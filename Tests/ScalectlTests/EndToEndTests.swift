@@ -255,6 +255,7 @@ json.dump({"samples": int(z.shape[0]), "mean": z.mean(), "std": z.std(), "rms": 
         #expect(second.stderr.contains("thresholding is on"))
         let after = try #require(try JSONValue(parsing: second.stdout)["config"])
         #expect(after["scheduler"]?["clip_sample"]?.bool == false)
+        #expect(after["scheduler"]?["thresholding"]?.bool == true)
         #expect(after["reference"]?["latents_mean"]?.doubles == [-0.1, 0.2])
         #expect(after["target_std"]?.double == 0.5)
 

@@ -127,7 +127,8 @@ extension Scalectl {
             Output.out(StatusReport.referenceLine(json["reference"]) + "\n")
             let scheduler = json["config"]?["scheduler"]
             if let on = scheduler?["clip_sample"]?.bool {
-                Output.out("  scheduler  clip_sample \(on ? "on" : "off"), range ±\(Fmt.sig(scheduler?["clip_sample_range"]?.double, 4))\n")
+                let thresholding = scheduler?["thresholding"]?.bool == true ? ", thresholding on" : ""
+                Output.out("  scheduler  clip_sample \(on ? "on" : "off"), range ±\(Fmt.sig(scheduler?["clip_sample_range"]?.double, 4))\(thresholding)\n")
             }
             Output.out(StatusReport.configLine(json["config"]) + "\n")
             return .ok

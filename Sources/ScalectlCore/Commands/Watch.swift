@@ -32,7 +32,8 @@ extension Scalectl {
         func execute(_ context: Context) async throws -> ExitStatus {
             let inPlace = context.terminal.stdoutIsTTY && !context.json
             let interrupt = InterruptHandler(restoreCursor: inPlace)
-            if inPlace { Output.out("\u{1B}[?25l") }
+            // Hide the cursor and start from a clear screen, as watch(1) does.
+            if inPlace { Output.out("\u{1B}[?25l\u{1B}[H\u{1B}[2J") }
             defer { if inPlace { Output.out("\u{1B}[?25h") } }
             var refreshes = 0
             while true {

@@ -10,6 +10,8 @@ public struct ConfigPatch: Equatable, Sendable {
     public var clearReference = false
     public var clipSample: Bool?
     public var clipRange: Double?
+    /// Read from scheduler configs only; the daemon keeps it for display.
+    public var thresholding: Bool?
     public var targetStd: Double?
     public var window: Int?
     public var driftTolerance: Double?
@@ -41,10 +43,11 @@ public struct ConfigPatch: Equatable, Sendable {
             if let latentsStd { r.append(("latents_std", .array(latentsStd.map(JSONValue.init)))) }
             pairs.append(("reference", .object(r)))
         }
-        if clipSample != nil || clipRange != nil {
+        if clipSample != nil || clipRange != nil || thresholding != nil {
             var s: [(String, JSONValue)] = []
             if let clipSample { s.append(("clip_sample", .bool(clipSample))) }
             if let clipRange { s.append(("clip_sample_range", JSONValue(clipRange))) }
+            if let thresholding { s.append(("thresholding", .bool(thresholding))) }
             pairs.append(("scheduler", .object(s)))
         }
         if let window { pairs.append(("window_batches", JSONValue(window))) }
@@ -64,6 +67,7 @@ public struct ConfigPatch: Equatable, Sendable {
         if other.clearReference { out.clearReference = true }
         if other.clipSample != nil { out.clipSample = other.clipSample }
         if other.clipRange != nil { out.clipRange = other.clipRange }
+        if other.thresholding != nil { out.thresholding = other.thresholding }
         if other.targetStd != nil { out.targetStd = other.targetStd }
         if other.window != nil { out.window = other.window }
         if other.driftTolerance != nil { out.driftTolerance = other.driftTolerance }
@@ -86,6 +90,7 @@ public struct ConfigPatch: Equatable, Sendable {
         p.latentsStd = config["latents_std"]?.array.flatMap { a in a.compactMap(\.double).count == a.count ? a.compactMap(\.double) : nil }
         p.clipSample = config["clip_sample"]?.bool
         p.clipRange = config["clip_sample_range"]?.double
+        p.thresholding = config["thresholding"]?.bool
         if config["thresholding"]?.bool == true {
             // diffusers applies dynamic thresholding instead of the fixed
             // clamp when both are on (`if thresholding … elif clip_sample`).

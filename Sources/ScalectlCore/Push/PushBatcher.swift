@@ -25,8 +25,11 @@ public struct PushBatcher {
     }
 
     public var limit: Int
-    private var pending: [Key: Batch] = [:]
-    private var order: [Key] = []
+    /// One slot per dtype and sample shape, in order of first appearance;
+    /// batches are mutated in place (through the array) so that appending a
+    /// file does not copy the bytes gathered so far.
+    private var slots: [Batch?] = []
+    private var slotOf: [Key: Int] = [:]
 
     public init(limit: Int) { self.limit = max(1, limit) }
 
@@ -37,9 +40,17 @@ public struct PushBatcher {
         let n = array.shape.first ?? 0
         guard n > 0 else { return [] }
         let perSample = array.bytes.count / n
-        if let current = pending[key], current.bytes.count + array.bytes.count > limit {
+        let i: Int
+        if let existing = slotOf[key] {
+            i = existing
+        } else {
+            i = slots.count
+            slots.append(nil)
+            slotOf[key] = i
+        }
+        if let current = slots[i], current.bytes.count + array.bytes.count > limit {
             ready.append(current)
-            pending[key] = nil
+            slots[i] = nil
         }
         // An array larger than the limit is split along the sample axis.
         let perChunk = max(1, limit / max(perSample, 1))
@@ -47,18 +58,19 @@ public struct PushBatcher {
         while start < n {
             let count = min(perChunk, n - start)
             let slice = array.bytes[(start * perSample)..<((start + count) * perSample)]
-            if var batch = pending[key] {
-                batch.bytes.append(contentsOf: slice)
-                batch.shape[0] += count
-                if batch.files.last != file { batch.files.append(file) }
-                pending[key] = batch
+            if slots[i] == nil {
+                var bytes: [UInt8] = []
+                bytes.reserveCapacity(min(limit, max(slice.count, perSample * perChunk)))
+                bytes.append(contentsOf: slice)
+                slots[i] = Batch(dtype: array.dtype, shape: [count] + key.sampleShape, bytes: bytes, files: [file])
             } else {
-                pending[key] = Batch(dtype: array.dtype, shape: [count] + key.sampleShape, bytes: Array(slice), files: [file])
-                if !order.contains(key) { order.append(key) }
+                slots[i]!.bytes.append(contentsOf: slice)
+                slots[i]!.shape[0] += count
+                if slots[i]!.files.last != file { slots[i]!.files.append(file) }
             }
-            if pending[key]!.bytes.count + perSample > limit {
-                ready.append(pending[key]!)
-                pending[key] = nil
+            if slots[i]!.bytes.count + perSample > limit {
+                ready.append(slots[i]!)
+                slots[i] = nil
             }
             start += count
         }
@@ -67,9 +79,9 @@ public struct PushBatcher {
 
     /// Everything still pending, oldest group first.
     public mutating func flush() -> [Batch] {
-        let ready = order.compactMap { pending[$0] }
-        pending = [:]
-        order = []
+        let ready = slots.compactMap { $0 }
+        slots = []
+        slotOf = [:]
         return ready
     }
 
