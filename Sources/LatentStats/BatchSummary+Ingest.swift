@@ -94,14 +94,14 @@ struct BF16Loader: ElementLoader {
 
 /// The scan over a tensor, one sample at a time.
 ///
-/// Fast path (a sample of finite values, `inner` not tiny): pass 1 reads the
+/// Fast path (a sample of finite values): pass 1 reads the
 /// encoded sample for per-channel sums, min and max; a non-finite value
 /// shows as a non-finite sum, and the sample then goes to the general path.
 /// Pass 2 re-reads it tile by tile (a few hundred positions × all channels,
 /// kept in cache): centred powers (two-pass, so no cancellation), both
 /// sketches, the clamp count, and the centred tile's channel co-moments.
 ///
-/// General path (non-finite values, channels-last layouts): decode the sample
+/// General path (samples with non-finite values): decode the sample
 /// into a Double scratch; pass 1 takes per-channel sums, min/max, non-finite
 /// counts and the sketch; pass 2 takes centred powers, the clamp count, and
 /// leaves the centred values in place for one `dsyrk`.
@@ -122,8 +122,9 @@ struct IngestKernel {
     /// Positions per fast-path tile (per channel row); the tile is C × this,
     /// about 32 KiB of Doubles so it stays in L1 between the two loops over it.
     static func tileWidth(channels: Int) -> Int { Swift.min(Swift.max(4096 / Swift.max(channels, 1), 128), 1024) }
-    /// Below this `inner` (channels-last and similar layouts) the general path is used.
-    static let minFastInner = 16
+    /// Below this `inner` (channels-last and similar layouts) the fast path
+    /// runs along `outer`, striding over the channels.
+    static let minContiguousInner = 16
 
     init(layout: TensorLayout, normalizer: AffineNormalizer?) {
         self.layout = layout
@@ -144,7 +145,7 @@ struct IngestKernel {
         let perSample = layout.elementsPerSample
         for s in 0..<layout.samples {
             let sample = base + s &* perSample &* L.size
-            if layout.inner >= Self.minFastInner, processFinite(sample, L.self) { continue }
+            if processFinite(sample, L.self) { continue }
             if scratch.count != perSample { scratch = [Double](repeating: 0, count: perSample) }
             scratch.withUnsafeMutableBufferPointer { buf in
                 for i in 0..<perSample { buf[i] = L.load(sample, i) }
@@ -155,42 +156,44 @@ struct IngestKernel {
 
     // MARK: Fast path
 
-    /// Pass 1 over `count` encoded elements from `start`: sum, min, max.
-    /// Four accumulators each, so the adds do not wait on one another.
+    /// Pass 1 over the `count` encoded elements `start`, `start + stride`, …:
+    /// sum, min, max. Four accumulators each, so the adds do not wait on one another.
     @inline(__always)
-    static func scan<L: ElementLoader>(_ src: UnsafeRawPointer, _ start: Int, _ count: Int, _: L.Type)
+    static func scan<L: ElementLoader>(_ src: UnsafeRawPointer, _ start: Int, _ count: Int, stride: Int, _: L.Type)
         -> (sum: Double, min: Double, max: Double) {
         var s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0
         var lo0 = Double.infinity, lo1 = lo0, lo2 = lo0, lo3 = lo0
         var hi0 = -Double.infinity, hi1 = hi0, hi2 = hi0, hi3 = hi0
-        var i = start
-        let end = start &+ count, end4 = start &+ (count & ~3)
-        while i < end4 {
-            let v0 = L.load(src, i), v1 = L.load(src, i &+ 1), v2 = L.load(src, i &+ 2), v3 = L.load(src, i &+ 3)
+        var j = 0
+        let count4 = count & ~3
+        while j < count4 {
+            let i = start &+ j &* stride
+            let v0 = L.load(src, i), v1 = L.load(src, i &+ stride)
+            let v2 = L.load(src, i &+ 2 &* stride), v3 = L.load(src, i &+ 3 &* stride)
             s0 += v0; s1 += v1; s2 += v2; s3 += v3
             lo0 = v0 < lo0 ? v0 : lo0; lo1 = v1 < lo1 ? v1 : lo1
             lo2 = v2 < lo2 ? v2 : lo2; lo3 = v3 < lo3 ? v3 : lo3
             hi0 = v0 > hi0 ? v0 : hi0; hi1 = v1 > hi1 ? v1 : hi1
             hi2 = v2 > hi2 ? v2 : hi2; hi3 = v3 > hi3 ? v3 : hi3
-            i &+= 4
+            j &+= 4
         }
-        while i < end {
-            let v = L.load(src, i)
+        while j < count {
+            let v = L.load(src, start &+ j &* stride)
             s0 += v; lo0 = v < lo0 ? v : lo0; hi0 = v > hi0 ? v : hi0
-            i &+= 1
+            j &+= 1
         }
         lo0 = lo1 < lo0 ? lo1 : lo0; lo2 = lo3 < lo2 ? lo3 : lo2
         hi0 = hi1 > hi0 ? hi1 : hi0; hi2 = hi3 > hi2 ? hi3 : hi2
         return ((s0 + s1) + (s2 + s3), lo2 < lo0 ? lo2 : lo0, hi2 > hi0 ? hi2 : hi0)
     }
 
-    /// Pass 2 over `count` finite encoded elements from `start`: writes the
-    /// values centred on `m` to `out`, counts them in `sketch` and, when
+    /// Pass 2 over the `count` finite encoded elements `start`, `start + stride`,
+    /// …: writes the values centred on `m` to `out` (contiguous), counts them in `sketch` and, when
     /// `clamp` is on, counts |(v − shift)·scale| against `range` and in
     /// `absSketch`. Returns Σd, Σd², Σd³, Σd⁴ and the count outside the range.
     @inline(__always)
     static func centre<L: ElementLoader>(
-        _ src: UnsafeRawPointer, _ start: Int, _ count: Int, _: L.Type, mean m: Double,
+        _ src: UnsafeRawPointer, _ start: Int, _ count: Int, stride: Int, _: L.Type, mean m: Double,
         out: UnsafeMutablePointer<Double>, sketch: UnsafeMutablePointer<UInt32>,
         clamp: Bool, shift sh: Double, scale sc: Double, range r: Double, absSketch: UnsafeMutablePointer<UInt32>?
     ) -> (Double, Double, Double, Double, Int) {
@@ -200,8 +203,8 @@ struct IngestKernel {
         var j = 0
         let count2 = count & ~1
         while j < count2 {
-            let (v0, k0) = L.loadIndexed(src, start &+ j)
-            let (v1, k1) = L.loadIndexed(src, start &+ j &+ 1)
+            let (v0, k0) = L.loadIndexed(src, start &+ j &* stride)
+            let (v1, k1) = L.loadIndexed(src, start &+ (j &+ 1) &* stride)
             let d0 = v0 - m, d1 = v1 - m
             let e0 = d0 * d0, e1 = d1 * d1
             a1 += d0; a2 += e0; a3 += e0 * d0; a4 += e0 * e0
@@ -217,7 +220,7 @@ struct IngestKernel {
             j &+= 2
         }
         if j < count {
-            let (v, k) = L.loadIndexed(src, start &+ j)
+            let (v, k) = L.loadIndexed(src, start &+ j &* stride)
             let d = v - m, e = d * d
             a1 += d; a2 += e; a3 += e * d; a4 += e * e
             out[j] = d
@@ -252,13 +255,24 @@ struct IngestKernel {
     mutating func processFinite<L: ElementLoader>(_ src: UnsafeRawPointer, _: L.Type) -> Bool {
         let C = layout.channels, outer = layout.outer, inner = layout.inner
 
+        // A sample is `lines` lines of `length` positions, each line holding
+        // every channel: element (line l, channel c, position j) is at
+        // base(l) + c·inner + j·stride. Lines run along `inner` (contiguous)
+        // unless it is too short, as for channels-last, then along `outer`.
+        let alongInner = inner >= Self.minContiguousInner
+        let lines = alongInner ? outer : inner, length = alongInner ? inner : outer
+        let stride = alongInner ? 1 : C &* inner, lineStep = alongInner ? C &* inner : 1
+
         // Pass 1.
         var sum = [Double](repeating: 0, count: C)
         var mn = [Double](repeating: .infinity, count: C)
         var mx = [Double](repeating: -.infinity, count: C)
-        for p in 0..<outer {
+        for l in 0..<lines {
             for c in 0..<C {
-                let r = Self.scan(src, (p &* C &+ c) &* inner, inner, L.self)
+                let start = l &* lineStep &+ c &* inner
+                let r = stride == 1
+                    ? Self.scan(src, start, length, stride: 1, L.self)
+                    : Self.scan(src, start, length, stride: stride, L.self)
                 sum[c] += r.sum
                 mn[c] = r.min < mn[c] ? r.min : mn[c]
                 mx[c] = r.max > mx[c] ? r.max : mx[c]
@@ -272,10 +286,10 @@ struct IngestKernel {
         var centre = [Double](repeating: 0, count: C)
         for c in 0..<C { centre[c] = sum[c] / Double(perChannel) }
 
-        // Pass 2, tile by tile.
+        // Pass 2, tile by tile: a tile is up to `width` positions of one line.
         var s1 = [Double](repeating: 0, count: C), s2 = s1, s3 = s1, s4 = s1
         var outside = 0
-        let width = Swift.min(Self.tileWidth(channels: C), inner)
+        let width = Swift.min(Self.tileWidth(channels: C), length)
         if scratch.count < C &* width { scratch = [Double](repeating: 0, count: C &* width) }
         for i in 0..<(C &* C) { sampleCo[i] = 0 }
         let norm = normalizer
@@ -284,26 +298,35 @@ struct IngestKernel {
             sketchTable.withUnsafeMutableBufferPointer { sketch in
                 absTable.withUnsafeMutableBufferPointer { absSketch in
                     sampleCo.withUnsafeMutableBufferPointer { co in
-                        let tile = tileBuf.baseAddress!
-                        for p in 0..<outer {
-                            var i0 = 0
-                            while i0 < inner {
-                                let t = Swift.min(width, inner &- i0)
+                        let tile = tileBuf.baseAddress!, table = sketch.baseAddress!, absTable = absSketch.baseAddress
+                        for l in 0..<lines {
+                            var j0 = 0
+                            while j0 < length {
+                                let t = Swift.min(width, length &- j0)
                                 for c in 0..<C {
-                                    let start = (p &* C &+ c) &* inner &+ i0
-                                    let r = norm == nil
-                                        ? Self.centre(src, start, t, L.self, mean: centre[c], out: tile + c &* t,
-                                                      sketch: sketch.baseAddress!, clamp: false,
-                                                      shift: 0, scale: 0, range: 0, absSketch: nil)
-                                        : Self.centre(src, start, t, L.self, mean: centre[c], out: tile + c &* t,
-                                                      sketch: sketch.baseAddress!, clamp: true,
-                                                      shift: shift[c], scale: scale[c], range: range,
-                                                      absSketch: absSketch.baseAddress)
+                                    let start = l &* lineStep &+ c &* inner &+ j0 &* stride
+                                    let out = tile + c &* t, m = centre[c]
+                                    let r = switch (norm != nil, stride == 1) {
+                                    case (false, true):
+                                        Self.centre(src, start, t, stride: 1, L.self, mean: m, out: out, sketch: table,
+                                                    clamp: false, shift: 0, scale: 0, range: 0, absSketch: nil)
+                                    case (false, false):
+                                        Self.centre(src, start, t, stride: stride, L.self, mean: m, out: out, sketch: table,
+                                                    clamp: false, shift: 0, scale: 0, range: 0, absSketch: nil)
+                                    case (true, true):
+                                        Self.centre(src, start, t, stride: 1, L.self, mean: m, out: out, sketch: table,
+                                                    clamp: true, shift: shift[c], scale: scale[c], range: range,
+                                                    absSketch: absTable)
+                                    case (true, false):
+                                        Self.centre(src, start, t, stride: stride, L.self, mean: m, out: out, sketch: table,
+                                                    clamp: true, shift: shift[c], scale: scale[c], range: range,
+                                                    absSketch: absTable)
+                                    }
                                     s1[c] += r.0; s2[c] += r.1; s3[c] += r.2; s4[c] += r.3
                                     outside &+= r.4
                                 }
                                 Self.addComoments(UnsafePointer(tile), channels: C, width: t, into: co.baseAddress!)
-                                i0 &+= t
+                                j0 &+= t
                             }
                         }
                     }

@@ -56,10 +56,11 @@ import Testing
     }
 
     // Odd lengths (unroll tails), several tiles per row and a partial last
-    // tile, outer > 1, one channel, sixteen channels (BLAS), channels-last.
+    // tile, outer > 1, one channel, sixteen channels (BLAS), channels-last
+    // (strided lines, several tiles), a short inner with outer > 1.
     static let shapes: [([Int], Int)] = [
         ([5, 4, 9, 9], 1), ([2, 4, 30, 51], 1), ([3, 2, 5, 3, 17], 2), ([4, 1, 33], 1),
-        ([3, 16, 7, 11], 1), ([4, 6, 5, 3], -1),
+        ([3, 16, 7, 11], 1), ([4, 6, 5, 3], -1), ([2, 600, 16], -1), ([3, 7, 5, 3], 2),
     ]
     static let cases: [Case] = DType.allCases.flatMap { dtype in
         shapes.flatMap { shape, axis in
