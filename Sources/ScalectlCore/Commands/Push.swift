@@ -213,14 +213,8 @@ struct PushRun {
             return
         }
         Output.out(summary + "\n")
-        if let n = lastResponse?["normalization"], n["scaling_factor"]?.double != nil {
-            var line = "estimate: scaling_factor \(Fmt.sig(n["scaling_factor"]?.double, 6))"
-            if let ci = n["scaling_factor_ci95"]?.doubles, ci.count == 2, !StatusReport.perChannel(n) {
-                line += " (95% CI \(Fmt.sig(ci[0], 5))–\(Fmt.sig(ci[1], 5)))"
-            }
-            if let shift = n["shift_factor"]?.double { line += ", shift_factor \(Fmt.sig(shift, 6))" }
-            line += n["converged"]?.bool == true ? ", converged" : ", not converged yet"
-            Output.out(line + "; see `scalectl normalization \(command.stream)` for other modes\n")
+        if let n = lastResponse?["normalization"], let estimate = StatusReport.estimateSummary(n, style: context.style) {
+            Output.out("estimate: \(estimate); see `scalectl normalization \(command.stream)` for other modes\n")
         }
         if let totals = lastResponse?["totals"] {
             Output.out("stream \(command.stream) now holds \(totals["batches"]?.int ?? 0) batches, \(totals["samples"]?.int ?? 0) samples\n")

@@ -118,23 +118,3 @@ final class InterruptHandler {
         }
     }
 }
-
-/// Cuts a line to `width` visible characters, keeping colour escapes intact.
-func truncateVisible(_ s: String, to width: Int) -> String {
-    guard visibleWidth(s) > width else { return s }
-    var out = ""
-    var visible = 0
-    var inEscape = false
-    for scalar in s.unicodeScalars {
-        if inEscape {
-            out.unicodeScalars.append(scalar)
-            if (0x40...0x7E).contains(scalar.value) && scalar != "[" { inEscape = false }
-            continue
-        }
-        if scalar == "\u{1B}" { inEscape = true; out.unicodeScalars.append(scalar); continue }
-        if visible == width - 1 { break }
-        out.unicodeScalars.append(scalar)
-        visible += 1
-    }
-    return out + "…" + (s.contains("\u{1B}[") ? "\u{1B}[0m" : "")
-}

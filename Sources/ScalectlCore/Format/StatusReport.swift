@@ -66,8 +66,13 @@ public enum StatusReport {
     }
 
     static func estimateLine(_ e: JSONValue?, style: Style) -> String {
-        guard let e, e["scaling_factor"]?.double != nil else { return "  estimate   none yet (no data)" }
-        var line = "  estimate   scaling_factor \(Fmt.sig(e["scaling_factor"]?.double, 6))"
+        "  estimate   " + (e.flatMap { estimateSummary($0, style: style) } ?? "none yet (no data)")
+    }
+
+    /// `scaling_factor 0.18215 (95% CI …), shift_factor …, converged`, or nil without data.
+    static func estimateSummary(_ e: JSONValue, style: Style) -> String? {
+        guard e["scaling_factor"]?.double != nil else { return nil }
+        var line = "scaling_factor \(Fmt.sig(e["scaling_factor"]?.double, 6))"
         if let ci = e["scaling_factor_ci95"]?.doubles, ci.count == 2, !perChannel(e) {
             line += " (95% CI \(Fmt.sig(ci[0], 5))–\(Fmt.sig(ci[1], 5)))"
         }

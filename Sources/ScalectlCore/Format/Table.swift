@@ -34,9 +34,7 @@ public struct Table {
                 }
             }
             var text = parts.joined(separator: "  ")
-            if let maxWidth, visibleWidth(text) > maxWidth, !style.enabled {
-                text = String(text.prefix(max(maxWidth - 1, 0))) + "…"
-            }
+            if let maxWidth { text = truncateVisible(text, to: maxWidth) }
             return header ? style.bold(text) : text
         }
         return [line(headers, header: true)] + rows.map { line($0, header: false) }
@@ -56,4 +54,24 @@ public func visibleWidth(_ s: String) -> Int {
         width += 1
     }
     return width
+}
+
+/// Cuts a line to `width` visible characters, keeping colour escapes intact.
+func truncateVisible(_ s: String, to width: Int) -> String {
+    guard visibleWidth(s) > width else { return s }
+    var out = ""
+    var visible = 0
+    var inEscape = false
+    for scalar in s.unicodeScalars {
+        if inEscape {
+            out.unicodeScalars.append(scalar)
+            if (0x40...0x7E).contains(scalar.value) && scalar != "[" { inEscape = false }
+            continue
+        }
+        if scalar == "\u{1B}" { inEscape = true; out.unicodeScalars.append(scalar); continue }
+        if visible == width - 1 { break }
+        out.unicodeScalars.append(scalar)
+        visible += 1
+    }
+    return out + "…" + (s.contains("\u{1B}[") ? "\u{1B}[0m" : "")
 }
