@@ -1,0 +1,187 @@
+"""Driver for bench/ingest (see there)."""
+import argparse
+import http.client
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(__file__))
+from numpy_reference import summarize  # noqa: E402
+
+
+class UnixHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, path):
+        super().__init__("localhost", timeout=120)
+        self.unix_path = path
+
+    def connect(self):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(self.unix_path)
+        self.sock = s
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def bf16_bits(x):
+    b = x.view(np.uint32).astype(np.uint64)
+    return ((b + 0x7FFF + ((b >> 16) & 1)) >> 16).astype(np.uint16)
+
+
+def push_loop(sock, stream, bodies, query, seconds, out):
+    conn = UnixHTTPConnection(sock)
+    n = nbytes = 0
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        body = bodies[n % len(bodies)]
+        conn.request("POST", f"/v1/streams/{stream}/latents?{query}", body=body,
+                     headers={"Content-Type": "application/octet-stream"})
+        r = conn.getresponse()
+        r.read()
+        if r.status != 200:
+            raise SystemExit(f"push failed: {r.status}")
+        n += 1
+        nbytes += len(body)
+    out.append((n, nbytes, time.perf_counter() - t0))
+    conn.close()
+
+
+def socket_ceiling(bodies, seconds):
+    """The same bytes through a Unix socket to a reader that discards them,
+    with a one-byte acknowledgement per message, like a request/response."""
+    d = tempfile.mkdtemp()
+    path = os.path.join(d, "ceiling.sock")
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(path)
+    srv.listen(1)
+    size = len(bodies[0])
+
+    def reader():
+        c, _ = srv.accept()
+        buf = bytearray(1 << 20)
+        view = memoryview(buf)
+        while True:
+            left = size
+            while left:
+                k = c.recv_into(view[:min(left, len(buf))])
+                if k == 0:
+                    return
+                left -= k
+            c.sendall(b"k")
+
+    t = threading.Thread(target=reader, daemon=True)
+    t.start()
+    c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    c.connect(path)
+    n = 0
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        c.sendall(bodies[n % len(bodies)])
+        c.recv(1)
+        n += 1
+    dt = time.perf_counter() - t0
+    c.close()
+    srv.close()
+    return n * size / dt / 1e9
+
+
+def numpy_rate(arrays, dtype, seconds):
+    n = 0
+    nbytes = 0
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        a = arrays[n % len(arrays)]
+        if dtype == "bfloat16":
+            x = (a.astype(np.uint32) << 16).view(np.float32)
+            nbytes += a.nbytes
+        else:
+            x = a
+            nbytes += a.nbytes
+        summarize(x)
+        n += 1
+    return nbytes / (time.perf_counter() - t0) / 1e9
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--scaled", required=True)
+    ap.add_argument("--seconds", type=float, default=4.0, help="per measurement")
+    ap.add_argument("--clients", type=int, default=2, help="concurrent pushers in the parallel run")
+    args = ap.parse_args()
+
+    tmp = tempfile.mkdtemp()
+    sock = os.path.join(tmp, "s.sock")
+    log = open(os.path.join(tmp, "scaled.log"), "w")
+    proc = subprocess.Popen([args.scaled, "--socket", sock, "--db", os.path.join(tmp, "db.sqlite"),
+                             "--log-level", "warning"], stdout=log, stderr=log)
+    for _ in range(200):
+        if os.path.exists(sock):
+            break
+        time.sleep(0.05)
+    rng = np.random.default_rng(0)
+    rss = [("start", rss_kib(proc.pid))]
+    results = {}
+    try:
+        for shape in [(32, 4, 64, 64), (8, 16, 128, 128)]:
+            arrays32 = [(0.3 + 1.7 * rng.standard_normal(shape)).astype(np.float32) for _ in range(4)]
+            for dtype in ["float32", "bfloat16"]:
+                arrays = arrays32 if dtype == "float32" else [bf16_bits(a) for a in arrays32]
+                bodies = [a.tobytes() for a in arrays]
+                query = f"dtype={dtype}&shape={','.join(map(str, shape))}"
+                tag = f"{'f32' if dtype == 'float32' else 'bf16'}_c{shape[1]}"
+                ceiling = socket_ceiling(bodies, args.seconds / 2)
+                out = []
+                push_loop(sock, f"bench-{tag}", bodies, query, args.seconds, out)
+                n, nbytes, dt = out[0]
+                single = nbytes / dt / 1e9
+                out = []
+                threads = [threading.Thread(target=push_loop, args=(sock, f"bench-{tag}-{i}", bodies, query, args.seconds, out))
+                           for i in range(args.clients)]
+                for t in threads:
+                    t.start()
+                for t in threads:
+                    t.join()
+                parallel = sum(o[1] for o in out) / max(o[2] for o in out) / 1e9
+                npy = numpy_rate(arrays, dtype, args.seconds / 2)
+                rss.append((tag, rss_kib(proc.pid)))
+                results[tag] = (single, parallel, ceiling, npy, n / dt)
+                print(f"{tag}: scaled {single:.3f} GB/s ({n / dt:.0f} pushes/s, 1 client), {parallel:.3f} GB/s "
+                      f"({args.clients} clients); socket ceiling {ceiling:.3f} GB/s; numpy {npy:.3f} GB/s; "
+                      f"vs ceiling {max(single, parallel) / ceiling:.2f}, vs numpy {max(single, parallel) / npy:.2f}",
+                      flush=True)
+        # Memory: push many more small batches; RSS must stay flat.
+        small = [(rng.standard_normal((4, 4, 32, 32))).astype(np.float32).tobytes() for _ in range(4)]
+        before = rss_kib(proc.pid)
+        out = []
+        push_loop(sock, "bench-memory", small, "dtype=float32&shape=4,4,32,32", args.seconds * 2, out)
+        mid = rss_kib(proc.pid)
+        push_loop(sock, "bench-memory", small, "dtype=float32&shape=4,4,32,32", args.seconds * 2, out)
+        after = rss_kib(proc.pid)
+        pushes = sum(o[0] for o in out)
+        rss += [("memory loop start", before), ("memory loop middle", mid), ("memory loop end", after)]
+        print("RSS KiB: " + ", ".join(f"{k} {v}" for k, v in rss))
+        print(f"memory: {pushes} pushes of (4,4,32,32) to one stream; RSS {before} -> {mid} -> {after} KiB "
+              f"(second half grew {after - mid:+d} KiB)")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(60)
+    s, p, c, n, _ = results["f32_c4"]
+    best = max(s, p)
+    print(f"ingest_gbps_f32_c4={best:.3f} socket_gbps={c:.3f} numpy_gbps={n:.3f} "
+          f"ratio_socket={best / c:.2f} ratio_numpy={best / n:.2f}")
+
+
+if __name__ == "__main__":
+    main()
