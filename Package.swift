@@ -76,6 +76,7 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "scalebench", dependencies: ["LatentStats"]),
+        .executableTarget(name: "driftbench", dependencies: ["LatentStats"]),
         .testTarget(name: "LatentStatsTests", dependencies: ["LatentStats"]),
         .testTarget(name: "ScaleStoreTests", dependencies: ["ScaleStore"]),
         .testTarget(name: "ScaleServerTests", dependencies: ["ScaleServer", "LatentStats", "ScaleStore"]),
