@@ -172,6 +172,9 @@ json.dump({"samples": int(z.shape[0]), "mean": z.mean(), "std": z.std(), "rms": 
 
         let bad = try daemon.ctl(["normalization", "v", "--mode", "nope"])
         #expect(bad.status == 64)
+        #expect(try daemon.ctl(["config", "empty", "--window", "2"]).status == 0)
+        let noData = try daemon.ctl(["normalization", "empty"])
+        #expect(noData.status == 65 && noData.stderr.contains("push latents first"), "\(noData.stderr)")
         let missing = try daemon.ctl(["normalization", "nosuch"])
         #expect(missing.status == 66 && missing.stderr.hasPrefix("scalectl: "))
     }

@@ -127,6 +127,7 @@ struct SummaryTests {
         #expect(CLIError.fromDaemon(httpStatus: 404, code: "stream_not_found", message: "m", what: "w").status == .noInput)
         #expect(CLIError.fromDaemon(httpStatus: 409, code: "channel_mismatch", message: "m", what: "w").status == .dataError)
         #expect(CLIError.fromDaemon(httpStatus: 400, code: "invalid_stream_name", message: "m", what: "w").status == .usage)
+        #expect(CLIError.fromDaemon(httpStatus: 409, code: "no_data", message: "m", what: "w").status == .dataError)
         #expect(CLIError.fromDaemon(httpStatus: 500, code: "internal", message: "m", what: "w").status == .software)
         #expect(CLIError.fromDaemon(httpStatus: 404, code: "not_found", message: "m", what: "w").status == .protocolError)
     }

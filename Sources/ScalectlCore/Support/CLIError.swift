@@ -23,7 +23,9 @@ extension CLIError {
             status = .noInput
         case (_, "invalid_dtype"), (_, "invalid_shape"), (_, "length_mismatch"), (_, "invalid_channel_axis"),
              (_, "channel_mismatch"), (_, "invalid_npy"), (_, "unsupported_npy"), (_, "body_too_large"),
-             (_, "unsupported_media_type"):
+             (_, "unsupported_media_type"), (_, "no_data"), (_, "zero_spread"), (_, "singular_covariance"),
+             (_, "stream_deleted"), (409, _):
+            // The data (or the lack of it) is the problem, not the command.
             status = .dataError
         case (_, "invalid_stream_name"), (_, "invalid_config"), (_, "invalid_query"):
             status = .usage
