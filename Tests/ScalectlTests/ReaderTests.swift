@@ -121,7 +121,7 @@ struct ReaderTests {
         let fm = FileManager.default
         try fm.createDirectory(atPath: dir.file("b/c"), withIntermediateDirectories: true)
         for name in ["b/c/z.npy", "b/a.npz", "a.safetensors", "b/readme.txt", "b/c/y.NPY"] {
-            fm.createFile(atPath: dir.file(name), contents: Data())
+            _ = fm.createFile(atPath: dir.file(name), contents: Data())
         }
         let (files, missing) = LatentFile.expand([dir.path, dir.file("nope"), dir.file("b/readme.txt")])
         #expect(missing == [dir.file("nope")])
