@@ -113,39 +113,55 @@ public enum DriftTest {
 }
 
 extension DriftTest {
+    /// Where a finding comes from.
+    public enum Scope: String, Sendable {
+        case window = "the window"
+        case recent = "the recent batches"
+        case latest = "the latest batch"
+    }
+
     /// The outcome of one flag's test after a batch.
     public struct Verdict: Sendable, Equatable {
         /// Whether the flag's condition holds.
         public var condition: Bool
-        /// The finding to report: the latest batch's when it alone is outside, else the window's.
+        /// The finding to report: the narrowest scope that is outside, else the window's.
         public var shown: Finding
-        /// Whether `shown` is the latest batch's.
-        public var fromLatestBatch: Bool
+        public var scope: Scope
         /// The window's value (for metrics and the alert's `value`).
         public var windowValue: Double
     }
 
-    /// Variance drift after a batch: the window, or the latest batch alone, is
-    /// significantly outside the band. Testing the latest batch shows a step
-    /// within `alert_for_batches` batches instead of after half a window;
-    /// testing the window catches slow drift that single batches are too
-    /// noisy to show.
-    public static func varianceVerdict(window: BatchSummary, latest: BatchSummary, normalizer: AffineNormalizer,
-                                       perChannel: Bool, target: Double, tolerance: Double) -> Verdict? {
-        guard let w = varianceDrift(window, normalizer: normalizer, perChannel: perChannel, target: target, tolerance: tolerance) else { return nil }
-        let b = varianceDrift(latest, normalizer: normalizer, perChannel: perChannel, target: target, tolerance: tolerance)
-        let latestOut = b?.outside ?? false
-        return Verdict(condition: w.outside || latestOut, shown: latestOut && !w.outside ? b! : w,
-                       fromLatestBatch: latestOut && !w.outside, windowValue: w.value)
+    /// A flag's condition after a batch: the window, the recent batches (the
+    /// window's last ``recentBatches``), or the latest batch alone is
+    /// significantly outside the band. The latest batch shows a step in big
+    /// batches within `alert_for_batches` batches; the recent batches do the
+    /// same for small batches, whose own interval is too wide; the window
+    /// catches slow drift that neither sees.
+    static func verdict(_ test: (BatchSummary) -> Finding?, window: BatchSummary, recent: BatchSummary?,
+                        latest: BatchSummary) -> Verdict? {
+        guard let w = test(window) else { return nil }
+        let l = test(latest), r = recent.flatMap(test)
+        if let l, l.outside { return Verdict(condition: true, shown: l, scope: .latest, windowValue: w.value) }
+        if let r, r.outside { return Verdict(condition: true, shown: r, scope: .recent, windowValue: w.value) }
+        return Verdict(condition: w.outside, shown: w, scope: .window, windowValue: w.value)
     }
 
-    /// Mean drift after a batch, tested like ``varianceVerdict(window:latest:normalizer:perChannel:target:tolerance:)``.
-    public static func meanVerdict(window: BatchSummary, latest: BatchSummary, normalizer: AffineNormalizer,
-                                   perChannel: Bool, baseline: Double, target: Double, tolerance: Double) -> Verdict? {
-        guard let w = meanDrift(window, normalizer: normalizer, perChannel: perChannel, baseline: baseline, target: target, tolerance: tolerance) else { return nil }
-        let b = meanDrift(latest, normalizer: normalizer, perChannel: perChannel, baseline: baseline, target: target, tolerance: tolerance)
-        let latestOut = b?.outside ?? false
-        return Verdict(condition: w.outside || latestOut, shown: latestOut && !w.outside ? b! : w,
-                       fromLatestBatch: latestOut && !w.outside, windowValue: w.value)
+    /// How many of the window's newest batches form the "recent" scope.
+    public static let recentBatches = 10
+
+    /// Variance drift after a batch (see ``verdict(_:window:recent:latest:)``).
+    public static func varianceVerdict(window: BatchSummary, recent: BatchSummary?, latest: BatchSummary,
+                                       normalizer: AffineNormalizer, perChannel: Bool, target: Double,
+                                       tolerance: Double) -> Verdict? {
+        verdict({ varianceDrift($0, normalizer: normalizer, perChannel: perChannel, target: target, tolerance: tolerance) },
+                window: window, recent: recent, latest: latest)
+    }
+
+    /// Mean drift after a batch (see ``verdict(_:window:recent:latest:)``).
+    public static func meanVerdict(window: BatchSummary, recent: BatchSummary?, latest: BatchSummary,
+                                   normalizer: AffineNormalizer, perChannel: Bool, baseline: Double,
+                                   target: Double, tolerance: Double) -> Verdict? {
+        verdict({ meanDrift($0, normalizer: normalizer, perChannel: perChannel, baseline: baseline, target: target, tolerance: tolerance) },
+                window: window, recent: recent, latest: latest)
     }
 }

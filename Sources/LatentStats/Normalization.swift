@@ -69,9 +69,10 @@ public struct Normalization: Sendable, Equatable {
     public var samples: Int
     public var elements: Int
     /// 95% interval for the effective scale `target_std / spread`, from
-    /// between-sample variability. In channel and whiten modes, that of the
-    /// channel whose interval is widest relative to its value. Nil with
-    /// fewer than 2 samples.
+    /// between-sample variability. In channel and whiten modes, where
+    /// `scaling_factor` is `target_std`, the interval brackets `target_std`
+    /// with the relative width of the channel whose effective factor
+    /// `target_std / latents_std[c]` is least certain. Nil with fewer than 2 samples.
     public var scalingFactorCI95: [Double]?
     /// Per channel, 95% intervals of `latents_std`, in channel mode.
     public var latentsStdCI95: [[Double]]?
@@ -140,7 +141,12 @@ extension BatchSummary {
                 }
             }
             result.latentsMean = perChannel.map(\.mean)
-            result.scalingFactorCI95 = widest
+            // Expressed around scaling_factor (= target_std here): the relative
+            // uncertainty of the least certain channel's effective factor.
+            result.scalingFactorCI95 = widest.map { w in
+                let mid = (w[0] * w[1]).squareRoot()
+                return [targetStd * w[0] / mid, targetStd * w[1] / mid]
+            }
             result.converged = widest != nil && allNarrow
             if mode == .channel {
                 result.latentsStd = stds

@@ -60,11 +60,11 @@ extension StreamState {
         // Variance drift: the window, or the latest batch alone (so a step shows
         // within alert_for_batches batches instead of half a window).
         if let n = normalizer,
-           let v = DriftTest.varianceVerdict(window: window, latest: latest, normalizer: n, perChannel: perChannelReference,
+           let v = DriftTest.varianceVerdict(window: window, recent: recentSummary, latest: latest, normalizer: n, perChannel: perChannelReference,
                                              target: target, tolerance: tol) {
             let hit = v.shown
             let channel = hit.channel.map { " in channel \($0)" } ?? ""
-            let scope = v.fromLatestBatch ? "the latest batch" : "the window"
+            let scope = v.scope.rawValue
             let message = String(format: "normalized std of %@ is %.4g%@ (99.9%% interval %.4g–%.4g), more than %@ from target_std %g: the latents no longer match the reference normalization; recompute it with `scalectl normalization %@ --format diffusers` or check the VAE and data pipeline",
                                  scope, hit.value, channel, hit.lower, hit.upper, pct, target, name)
             feed(.varianceDrift, v.condition, message, v.windowValue)
@@ -78,12 +78,12 @@ extension StreamState {
                 meanBaseline = normalizedMoments(c)?.mean
             }
             if let base = meanTarget(),
-               let v = DriftTest.meanVerdict(window: window, latest: latest, normalizer: n, perChannel: perChannelReference,
+               let v = DriftTest.meanVerdict(window: window, recent: recentSummary, latest: latest, normalizer: n, perChannel: perChannelReference,
                                              baseline: base, target: target, tolerance: tol) {
                 let hit = v.shown
                 let channel = hit.channel.map { " in channel \($0)" } ?? ""
-                let message = String(format: "normalized mean is %.4g%@ (99.9%% interval %.4g–%.4g), more than %@ of target_std from %.4g: the latents shifted; recompute shift_factor/latents_mean with `scalectl normalization %@ --mode shift`",
-                                     hit.value, channel, hit.lower, hit.upper, pct, base, name)
+                let message = String(format: "normalized mean of %@ is %.4g%@ (99.9%% interval %.4g–%.4g), more than %@ of target_std from %.4g: the latents shifted; recompute shift_factor/latents_mean with `scalectl normalization %@ --mode shift`",
+                                     v.scope.rawValue, hit.value, channel, hit.lower, hit.upper, pct, base, name)
                 feed(.meanDrift, v.condition, message, v.windowValue)
             } else {
                 feed(.meanDrift, false, "", nil)

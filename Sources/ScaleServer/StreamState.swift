@@ -28,6 +28,8 @@ public struct StreamState: Sendable {
     public var cumulative: BatchSummary?
     public private(set) var window: [WindowEntry] = []
     public private(set) var windowSummary: BatchSummary?
+    /// The window's newest ``DriftTest/recentBatches`` batches, merged (nil until the window holds more).
+    public private(set) var recentSummary: BatchSummary?
     public var frozen: FrozenReference?
     /// Bumped whenever the reference in use or the clamp range changes.
     public var referenceVersion: UInt64 = 1
@@ -120,10 +122,17 @@ public struct StreamState: Sendable {
     }
 
     mutating func rebuildWindowSummary() {
-        guard let first = window.first else { windowSummary = nil; return }
+        guard let first = window.first else { windowSummary = nil; recentSummary = nil; return }
         var s = BatchSummary(channels: first.summary.channels)
         for e in window { s.merge(e.summary) }
         windowSummary = s
+        if window.count > DriftTest.recentBatches {
+            var r = BatchSummary(channels: first.summary.channels)
+            for e in window.suffix(DriftTest.recentBatches) { r.merge(e.summary) }
+            recentSummary = r
+        } else {
+            recentSummary = nil
+        }
     }
 
     /// Clamp counts over the window's batches taken under the current reference.

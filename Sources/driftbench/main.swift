@@ -190,6 +190,7 @@ struct Stream {
     var cumulative: BatchSummary?
     var window: [BatchSummary] = []
     var windowSummary: BatchSummary?
+    var recentSummary: BatchSummary?
     var frozen: (scalingFactor: Double, shiftFactor: Double)?
     var alerts: [AlertKind: AlertMachine] = [:]
 
@@ -213,6 +214,13 @@ struct Stream {
         var s = BatchSummary(channels: summary.channels)
         for e in window { s.merge(e) }
         windowSummary = s
+        if window.count > DriftTest.recentBatches {
+            var r = BatchSummary(channels: summary.channels)
+            for e in window.suffix(DriftTest.recentBatches) { r.merge(e) }
+            recentSummary = r
+        } else {
+            recentSummary = nil
+        }
         if frozen == nil, window.count >= windowBatches,
            let n = try? cumulative!.normalization(mode: .shift, method: .std, targetStd: targetStd) {
             frozen = (n.scalingFactor, n.shiftFactor ?? 0)
@@ -234,7 +242,7 @@ struct Stream {
         guard let window = windowSummary else { return (events, nil, nil) }
         let n = normalizer(channels: window.channels)
         var windowStd: Double?, windowMean: Double?
-        if let n, let v = DriftTest.varianceVerdict(window: window, latest: latest, normalizer: n, perChannel: false,
+        if let n, let v = DriftTest.varianceVerdict(window: window, recent: recentSummary, latest: latest, normalizer: n, perChannel: false,
                                                     target: targetStd, tolerance: driftTolerance) {
             feed(.varianceDrift, v.condition, v.windowValue)
             windowStd = v.windowValue
@@ -242,7 +250,7 @@ struct Stream {
             feed(.varianceDrift, false, nil)
         }
         // meanTarget(): 0 for a frozen reference (it is centred by its shift).
-        if let n, let v = DriftTest.meanVerdict(window: window, latest: latest, normalizer: n, perChannel: false,
+        if let n, let v = DriftTest.meanVerdict(window: window, recent: recentSummary, latest: latest, normalizer: n, perChannel: false,
                                                 baseline: 0, target: targetStd, tolerance: driftTolerance) {
             feed(.meanDrift, v.condition, v.windowValue)
             windowMean = v.windowValue

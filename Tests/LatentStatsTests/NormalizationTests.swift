@@ -33,6 +33,11 @@ import Testing
         #expect(channel.scalingFactor == 1)
         #expect(channel.diffusersKeys.map(\.key) == ["scaling_factor", "latents_mean", "latents_std"])
         #expect(channel.latentsStdCI95!.count == 4)
+        // The interval brackets scaling_factor with the least certain channel's relative width.
+        let ci = channel.scalingFactorCI95!
+        #expect(ci[0] < channel.scalingFactor && channel.scalingFactor < ci[1])
+        let widest = channel.latentsStdCI95!.map { ($0[1] - $0[0]) / ($0[1] + $0[0]) }.max()!
+        #expect(abs((ci[1] - ci[0]) / (ci[1] + ci[0]) - widest) < 1e-12)
 
         #expect(throws: NormalizationError.rmsNotDefinedForWhiten) { try s.normalization(mode: .whiten, method: .rms) }
     }
