@@ -68,6 +68,20 @@ public struct BatchSummary: Sendable, Equatable {
         sampleSpread.merge(other.sampleSpread)
     }
 
+    /// The left fold of `summaries` with ``merge(_:)``, oldest first: the same
+    /// result, but the sketches are merged in one pass (their counts are
+    /// integers, so the order of that merge cannot matter).
+    public static func merged(_ summaries: some Collection<BatchSummary>, channels: Int) -> BatchSummary {
+        var out = BatchSummary(channels: channels)
+        for s in summaries {
+            var light = s
+            light.sketch = QuantileSketch()
+            out.merge(light)
+        }
+        out.sketch = QuantileSketch.merged(summaries.lazy.map(\.sketch))
+        return out
+    }
+
     /// `self` merged with `other`.
     public func merging(_ other: BatchSummary) -> BatchSummary {
         var s = self; s.merge(other); return s

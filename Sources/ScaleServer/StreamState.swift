@@ -123,13 +123,10 @@ public struct StreamState: Sendable {
 
     mutating func rebuildWindowSummary() {
         guard let first = window.first else { windowSummary = nil; recentSummary = nil; return }
-        var s = BatchSummary(channels: first.summary.channels)
-        for e in window { s.merge(e.summary) }
-        windowSummary = s
+        windowSummary = BatchSummary.merged(window.lazy.map(\.summary), channels: first.summary.channels)
         if window.count > DriftTest.recentBatches {
-            var r = BatchSummary(channels: first.summary.channels)
-            for e in window.suffix(DriftTest.recentBatches) { r.merge(e.summary) }
-            recentSummary = r
+            recentSummary = BatchSummary.merged(window.suffix(DriftTest.recentBatches).lazy.map(\.summary),
+                                                channels: first.summary.channels)
         } else {
             recentSummary = nil
         }

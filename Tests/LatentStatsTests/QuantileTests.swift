@@ -86,3 +86,18 @@ extension Array where Element == Double {
         return lo
     }
 }
+
+@Suite struct SketchMergeTests {
+    @Test func manyAtOnceEqualsOneByOne() throws {
+        var rng = SplitMix64(seed: 12)
+        var summaries: [BatchSummary] = []
+        for part in 0..<12 {
+            let x = (0..<600).map { _ in rng.gaussian() * Double(1 + part % 3) + (part == 5 ? 40 : 0) }
+            summaries.append(try BatchSummary.of(x, shape: [6, 2, 50]).0)
+        }
+        var folded = BatchSummary(channels: 2)
+        for s in summaries { folded.merge(s) }
+        #expect(BatchSummary.merged(summaries, channels: 2) == folded)
+        #expect(BatchSummary.merged([BatchSummary](), channels: 2) == BatchSummary(channels: 2))
+    }
+}
