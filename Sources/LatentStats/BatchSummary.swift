@@ -71,14 +71,17 @@ public struct BatchSummary: Sendable, Equatable {
     /// The left fold of `summaries` with ``merge(_:)``, oldest first: the same
     /// result, but the sketches are merged in one pass (their counts are
     /// integers, so the order of that merge cannot matter).
-    public static func merged(_ summaries: some Collection<BatchSummary>, channels: Int) -> BatchSummary {
+    ///
+    /// With `sketch: false` the result's sketch is left empty (for callers
+    /// that need only moments, and merge the sketches when asked for quantiles).
+    public static func merged(_ summaries: some Collection<BatchSummary>, channels: Int, sketch: Bool = true) -> BatchSummary {
         var out = BatchSummary(channels: channels)
         for s in summaries {
             var light = s
             light.sketch = QuantileSketch()
             out.merge(light)
         }
-        out.sketch = QuantileSketch.merged(summaries.lazy.map(\.sketch))
+        if sketch { out.sketch = QuantileSketch.merged(summaries.lazy.map(\.sketch)) }
         return out
     }
 

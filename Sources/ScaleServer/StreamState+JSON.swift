@@ -148,7 +148,7 @@ extension StreamState {
             ("last_push_at", Timestamp.json(lastPushAt)),
             ("totals", totalsJSON),
             ("cumulative", cumulative?.statsJSON ?? BatchSummary.emptyStatsJSON),
-            ("window", windowSummary?.statsJSON ?? BatchSummary.emptyStatsJSON),
+            ("window", windowSummaryWithSketch?.statsJSON ?? BatchSummary.emptyStatsJSON),
             ("estimate", estimate?.json ?? .null),
             ("reference", referenceJSON),
             ("drift", driftJSON),

@@ -27,6 +27,9 @@ public struct StreamState: Sendable {
     public var channels: Int?
     public var cumulative: BatchSummary?
     public private(set) var window: [WindowEntry] = []
+    /// The window's batches merged, without their quantile sketch: the drift
+    /// tests and metrics need only moments, and merging sketches on every push
+    /// was a sixth of the push cost. ``windowSummaryWithSketch`` adds it.
     public private(set) var windowSummary: BatchSummary?
     /// The window's newest ``DriftTest/recentBatches`` batches, merged (nil until the window holds more).
     public private(set) var recentSummary: BatchSummary?
@@ -123,24 +126,29 @@ public struct StreamState: Sendable {
 
     mutating func rebuildWindowSummary() {
         guard let first = window.first else { windowSummary = nil; recentSummary = nil; return }
-        windowSummary = BatchSummary.merged(window.lazy.map(\.summary), channels: first.summary.channels)
+        windowSummary = BatchSummary.merged(window.lazy.map(\.summary), channels: first.summary.channels, sketch: false)
         if window.count > DriftTest.recentBatches {
             recentSummary = BatchSummary.merged(window.suffix(DriftTest.recentBatches).lazy.map(\.summary),
-                                                channels: first.summary.channels)
+                                                channels: first.summary.channels, sketch: false)
         } else {
             recentSummary = nil
         }
     }
 
+    /// The window's summary including its quantile sketch (for status).
+    public var windowSummaryWithSketch: BatchSummary? {
+        guard var w = windowSummary else { return nil }
+        w.sketch = QuantileSketch.merged(window.lazy.map(\.summary.sketch))
+        return w
+    }
+
     /// Clamp counts over the window's batches taken under the current reference.
     public var windowClamp: ClampCount? {
-        var out: ClampCount?
-        for e in window where e.referenceVersion == referenceVersion {
-            guard let c = e.clamp else { continue }
-            if out == nil { out = ClampCount(range: c.range) }
-            out!.merge(c)
-        }
-        return out
+        let counted = window.compactMap { $0.referenceVersion == referenceVersion ? $0.clamp : nil }
+        guard let first = counted.first else { return nil }
+        return ClampCount(range: first.range, elements: counted.reduce(0) { $0 + $1.elements },
+                          outside: counted.reduce(0) { $0 + $1.outside },
+                          absSketch: QuantileSketch.merged(counted.lazy.map(\.absSketch)))
     }
 
     /// Per-channel normalized moments of `summary` under the reference in use.

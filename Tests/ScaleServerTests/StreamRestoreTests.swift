@@ -37,6 +37,8 @@ import Testing
         #expect(restored.cumulative == live.cumulative)
         #expect(restored.window == live.window)
         #expect(restored.windowSummary == live.windowSummary)
+        #expect(restored.windowSummaryWithSketch == live.windowSummaryWithSketch)
+        #expect(restored.windowClamp == live.windowClamp && live.windowClamp != nil)
         #expect(restored.clampSinceReference == live.clampSinceReference)
         #expect(restored.frozen?.reference == live.frozen?.reference)
         #expect(restored.referenceVersion == live.referenceVersion)
