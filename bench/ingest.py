@@ -141,7 +141,9 @@ def main():
                 bodies = [a.tobytes() for a in arrays]
                 query = f"dtype={dtype}&shape={','.join(map(str, shape))}"
                 tag = f"{'f32' if dtype == 'float32' else 'bf16'}_c{shape[1]}"
-                ceiling = socket_ceiling(bodies, args.seconds / 2)
+                # The best of three: the ceiling is what the socket can do, and a
+                # shared 2-core machine only ever makes a single reading lower.
+                ceiling = max(socket_ceiling(bodies, args.seconds / 4) for _ in range(3))
                 out = []
                 push_loop(sock, f"bench-{tag}", bodies, query, args.seconds, out)
                 n, nbytes, dt = out[0]
