@@ -31,6 +31,7 @@ let package = Package(
             dependencies: ["CBLAS", "CLAPACKE"],
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
         ),
+        .target(name: "NpyFormat"),
         .target(
             name: "ScaleStore",
             dependencies: [
@@ -40,7 +41,7 @@ let package = Package(
         .target(
             name: "ScaleServer",
             dependencies: [
-                "LatentStats", "ScaleStore",
+                "LatentStats", "ScaleStore", "NpyFormat",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -62,6 +63,7 @@ let package = Package(
         .target(
             name: "ScalectlCore",
             dependencies: [
+                "NpyFormat",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -34,7 +34,7 @@ extension APIRoutes {
             axisOverride = v
         }
         let contentType = (request.headers[.contentType] ?? "application/octet-stream")
-            .split(separator: ";").first.map { $0.trimmingCharacters(in: " ").lowercased() } ?? ""
+            .split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
         let isNpy: Bool
         switch contentType {
         // curl's --data-binary sends application/x-www-form-urlencoded unless told otherwise;
@@ -106,7 +106,7 @@ extension APIRoutes {
         let parts = text.split(separator: ",", omittingEmptySubsequences: false)
         var dims: [Int] = []
         for p in parts {
-            guard let v = Int(p.trimmingCharacters(in: " ")) else {
+            guard let v = Int(p.trimmingCharacters(in: .whitespaces)) else {
                 throw APIError.badRequest("invalid_shape", "shape '\(text)' is not a comma-separated list of integers, e.g. shape=32,4,64,64")
             }
             dims.append(v)
