@@ -26,6 +26,8 @@ public struct ByteWriter: Sendable {
     public mutating func int(_ v: Int) { u64(UInt64(bitPattern: Int64(v))) }
     public mutating func double(_ v: Double) { u64(v.bitPattern) }
     public mutating func doubles(_ v: [Double]) { int(v.count); for x in v { double(x) } }
+    /// A length-prefixed run of bytes.
+    public mutating func block(_ b: [UInt8]) { int(b.count); bytes.append(contentsOf: b) }
 }
 
 /// Reads what ``ByteWriter`` wrote; every read is bounds-checked.
@@ -58,6 +60,12 @@ public struct ByteReader {
         return n
     }
     public mutating func double() throws(BinaryCodingError) -> Double { Double(bitPattern: try u64()) }
+    /// What ``ByteWriter/block(_:)`` wrote.
+    public mutating func block() throws(BinaryCodingError) -> [UInt8] {
+        let n = try count(max: bytes.count)
+        defer { offset += n }
+        return Array(bytes[offset..<(offset + n)])
+    }
     public mutating func doubles() throws(BinaryCodingError) -> [Double] {
         let n = try count(max: 1 << 24)
         var out: [Double] = []; out.reserveCapacity(n)

@@ -72,19 +72,11 @@ public enum DriftTest {
             Finding(value: r.value, lower: r.lower, upper: r.upper, channel: c, outside: r.lower > hi || r.upper < lo)
         }
         if !perChannel {
-            guard let r = std(summary.total, summary.sampleSpread, scale: normalizer.scale[0]) else { return nil }
-            return finding(r, nil)
+            return std(summary.total, summary.sampleSpread, scale: normalizer.scale[0]).map { finding($0, nil) }
         }
-        var worst: Finding?
-        for c in 0..<summary.channels {
-            guard let r = std(summary.perChannel[c], summary.channelSpread[c], scale: normalizer.scale[c]) else { continue }
-            let f = finding(r, c)
-            if worst == nil || (f.outside && !worst!.outside)
-                || (f.outside == worst!.outside && Swift.abs(f.value / target - 1) > Swift.abs(worst!.value / target - 1)) {
-                worst = f
-            }
+        return worstChannel(summary.channels, distance: { Swift.abs($0.value / target - 1) }) { c in
+            std(summary.perChannel[c], summary.channelSpread[c], scale: normalizer.scale[c]).map { finding($0, c) }
         }
-        return worst
     }
 
     /// Mean drift of `summary` under `normalizer` away from `baseline` (normalized units).
@@ -96,17 +88,20 @@ public enum DriftTest {
                     outside: r.lower > baseline + band || r.upper < baseline - band)
         }
         if !perChannel {
-            guard let r = mean(summary.total, summary.sampleSpread, shift: normalizer.shift[0], scale: normalizer.scale[0]) else { return nil }
-            return finding(r, nil)
+            return mean(summary.total, summary.sampleSpread, shift: normalizer.shift[0], scale: normalizer.scale[0]).map { finding($0, nil) }
         }
+        return worstChannel(summary.channels, distance: { Swift.abs($0.value - baseline) }) { c in
+            mean(summary.perChannel[c], summary.channelSpread[c], shift: normalizer.shift[c], scale: normalizer.scale[c]).map { finding($0, c) }
+        }
+    }
+
+    /// The channel to report: one outside the band if any, else the farthest from target.
+    static func worstChannel(_ channels: Int, distance: (Finding) -> Double, _ finding: (Int) -> Finding?) -> Finding? {
         var worst: Finding?
-        for c in 0..<summary.channels {
-            guard let r = mean(summary.perChannel[c], summary.channelSpread[c], shift: normalizer.shift[c], scale: normalizer.scale[c]) else { continue }
-            let f = finding(r, c)
-            if worst == nil || (f.outside && !worst!.outside)
-                || (f.outside == worst!.outside && Swift.abs(f.value - baseline) > Swift.abs(worst!.value - baseline)) {
-                worst = f
-            }
+        for c in 0..<channels {
+            guard let f = finding(c) else { continue }
+            if let w = worst, (w.outside && !f.outside) || (w.outside == f.outside && distance(f) <= distance(w)) { continue }
+            worst = f
         }
         return worst
     }

@@ -65,11 +65,6 @@ public struct Moments: Sendable, Equatable {
         self.max = Swift.max(self.max, other.max)
     }
 
-    /// `a` merged with `b`.
-    public static func merged(_ a: Moments, _ b: Moments) -> Moments {
-        var m = a; m.merge(b); return m
-    }
-
     /// Population variance (ddof 0); nil when empty.
     public var variance: Double? { count > 0 ? m2 / Double(count) : nil }
     /// Population standard deviation (ddof 0); nil when empty.

@@ -145,15 +145,4 @@ public struct QuantileSketch: Sendable, Equatable {
         let a = at(lo), t = h - Double(lo)
         return t == 0 ? a : a + t * (at(hi) - a)
     }
-
-    /// The number of values whose bucket lies entirely above `x` (an
-    /// under-count by at most the bucket straddling `x`).
-    public func count(above x: Double) -> UInt64 {
-        var total: UInt64 = 0
-        for (key, c) in zip(keys, counts).reversed() {
-            if Self.value(ofKey: key) <= x { break }
-            total += c
-        }
-        return total
-    }
 }

@@ -34,9 +34,7 @@ struct APIRoutes: Sendable {
     }
 
     func register(on router: Router<BasicRequestContext>) {
-        router.get("/v1/health") { _, _ in
-            json(.object([("status", .string("ok")), ("version", .string(version))]))
-        }
+        Self.registerMetrics(on: router, metrics: metrics, version: version)
         router.get("/v1/streams") { _, _ in
             var items: [JSONValue] = []
             for s in await registry.all() { items.append(await s.listEntry()) }
@@ -81,10 +79,10 @@ struct APIRoutes: Sendable {
         }
         router.get("/v1/streams/:name/history") { request, context in
             let s = try await stream(context)
-            let limitText = request.uri.queryParameters.get("limit")
-            let limit = limitText.flatMap(Int.init) ?? 1000
-            guard limit >= 1, limitText == nil || Int(limitText!) != nil else {
-                throw APIError.badRequest("invalid_query", "limit must be a positive integer")
+            var limit = 1000
+            if let text = request.uri.queryParameters.get("limit") {
+                guard let v = Int(text), v >= 1 else { throw APIError.badRequest("invalid_query", "limit must be a positive integer") }
+                limit = v
             }
             return json(try await s.history(limit: limit))
         }
@@ -106,19 +104,16 @@ struct APIRoutes: Sendable {
                 ])
             }))]))
         }
-        Self.registerMetrics(on: router, metrics: metrics, version: version)
     }
 
-    /// `GET /metrics` and `GET /v1/health`: all that the TCP listener serves.
-    static func registerMetrics(on router: Router<BasicRequestContext>, metrics: ScaleMetrics, version: String, health: Bool = false) {
+    /// `GET /metrics` and `GET /v1/health`: all that the TCP listener serves, and part of the socket's API.
+    static func registerMetrics(on router: Router<BasicRequestContext>, metrics: ScaleMetrics, version: String) {
         router.get("/metrics") { _, _ in
             Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                      body: .init(byteBuffer: ByteBuffer(string: metrics.exposition())))
         }
-        if health {
-            router.get("/v1/health") { _, _ in
-                json(.object([("status", .string("ok")), ("version", .string(version))]))
-            }
+        router.get("/v1/health") { _, _ in
+            json(.object([("status", .string("ok")), ("version", .string(version))]))
         }
     }
 

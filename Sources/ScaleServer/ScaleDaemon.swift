@@ -80,7 +80,7 @@ public enum ScaleDaemon {
         if let address = settings.metricsAddress {
             let metricsRouter = Router()
             metricsRouter.middlewares.add(ErrorMiddleware(onlyMetrics: true))
-            APIRoutes.registerMetrics(on: metricsRouter, metrics: metrics, version: version, health: true)
+            APIRoutes.registerMetrics(on: metricsRouter, metrics: metrics, version: version)
             services.append(Application(router: metricsRouter,
                                         configuration: .init(address: .hostname(address.host, port: address.port), serverName: "scaled"),
                                         onServerRunning: { _ in logger.info("metrics listening", metadata: ["address": "\(address.host):\(address.port)"]) },

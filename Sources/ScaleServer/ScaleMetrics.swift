@@ -71,7 +71,7 @@ public final class ScaleMetrics: Sendable {
             x.counted = now
             x.normalizedStd.set(s.windowSummary.flatMap { s.normalizedMoments($0)?.std } ?? .nan)
             x.scalingFactor.set(s.estimate?.scalingFactor ?? .nan)
-            x.clampFraction.set(s.config.clipSample ? (s.windowClamp?.fraction ?? .nan) : .nan)
+            x.clampFraction.set(s.config.clipSample ? (s.windowClampFraction ?? .nan) : .nan)
             x.lastPush.set(s.lastPushAt?.timeIntervalSince1970 ?? 0)
             for kind in AlertKind.allCases { x.alertFiring[kind]!.set(s.alerts[kind]?.phase == .firing ? 1.0 : 0.0) }
             all[s.name] = x

@@ -174,12 +174,7 @@ public struct StreamConfig: Sendable, Equatable {
 
     /// Parses a stored config (as written by ``json``).
     static func stored(_ data: Data) -> StreamConfig {
-        guard let v = try? JSONValue.parse(data), let c = try? StreamConfig().applying(storedPatch(v)) else { return StreamConfig() }
+        guard let v = try? JSONValue.parse(data), let c = try? StreamConfig().applying(v) else { return StreamConfig() }
         return c
-    }
-
-    private static func storedPatch(_ v: JSONValue) -> JSONValue {
-        guard case .object(let pairs) = v else { return .object([]) }
-        return .object(pairs)
     }
 }

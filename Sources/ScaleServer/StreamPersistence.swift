@@ -8,27 +8,18 @@ enum StreamPersistence {
     static func encode(_ e: WindowEntry) -> Data {
         var w = ByteWriter()
         w.u64(e.referenceVersion)
-        let s = e.summary.encoded()
-        w.int(s.count)
-        var bytes = w.bytes + s
-        var tail = ByteWriter()
-        let c = e.clamp?.encoded() ?? []
-        tail.int(c.count)
-        bytes += tail.bytes + c
-        return Data(bytes)
+        w.block(e.summary.encoded())
+        w.block(e.clamp?.encoded() ?? [])
+        return Data(w.bytes)
     }
 
     static func decodeEntry(_ data: Data) throws -> WindowEntry {
-        let bytes = [UInt8](data)
-        var r = ByteReader(bytes)
+        var r = ByteReader([UInt8](data))
         let version = try r.u64()
-        let n = try r.count(max: bytes.count)
-        let start = 16
-        let summary = try BatchSummary(encoded: Array(bytes[start..<(start + n)]))
-        var r2 = ByteReader(Array(bytes[(start + n)...]))
-        let m = try r2.count(max: bytes.count)
-        let clamp = m == 0 ? nil : try ClampCount(encoded: Array(bytes[(start + n + 8)..<(start + n + 8 + m)]))
-        return WindowEntry(summary: summary, clamp: clamp, referenceVersion: version)
+        let summary = try BatchSummary(encoded: try r.block())
+        let clamp = try r.block()
+        return WindowEntry(summary: summary, clamp: clamp.isEmpty ? nil : try ClampCount(encoded: clamp),
+                           referenceVersion: version)
     }
 
     /// Snapshot blob: cumulative summary and the clamp count since the reference, with its version.

@@ -168,7 +168,7 @@ extension StreamState {
             ("nonfinite", .int(cumulative?.nonfiniteCount ?? 0)),
             ("scaling_factor", .num(estimate?.scalingFactor)),
             ("normalized_std", .num(n?.std)),
-            ("clamp_fraction", config.clipSample ? .num(windowClamp?.fraction) : .null),
+            ("clamp_fraction", config.clipSample ? .num(windowClampFraction) : .null),
             ("last_push_at", Timestamp.json(lastPushAt)),
             ("flags", flags),
         ])

@@ -143,6 +143,16 @@ public struct StreamState: Sendable {
     }
 
     /// Clamp counts over the window's batches taken under the current reference.
+    /// The window's clamp share alone (no sketch merge), for metrics and listings.
+    public var windowClampFraction: Double? {
+        var elements = 0, outside = 0
+        for e in window where e.referenceVersion == referenceVersion {
+            guard let c = e.clamp else { continue }
+            elements += c.elements; outside += c.outside
+        }
+        return elements > 0 ? Double(outside) / Double(elements) : nil
+    }
+
     public var windowClamp: ClampCount? {
         let counted = window.compactMap { $0.referenceVersion == referenceVersion ? $0.clamp : nil }
         guard let first = counted.first else { return nil }
