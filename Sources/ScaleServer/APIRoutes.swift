@@ -97,11 +97,8 @@ struct APIRoutes: Sendable {
                 throw APIError(.internalServerError, "storage_failed", "could not read alerts: \(error)")
             }
             return json(.object([("alerts", .array(rows.map { r in
-                .object([
-                    ("stream", .string(r.stream)), ("kind", .string(r.kind)), ("state", .string(r.state)),
-                    ("severity", .string(r.severity)), ("since", Timestamp.json(r.since)),
-                    ("resolved_at", Timestamp.json(r.resolvedAt)), ("message", .string(r.message)), ("value", .num(r.value)),
-                ])
+                alertJSON(stream: r.stream, kind: r.kind, state: r.state, severity: r.severity, since: r.since,
+                          resolvedAt: r.resolvedAt, message: r.message, value: r.value)
             }))]))
         }
     }

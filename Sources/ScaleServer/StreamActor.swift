@@ -92,9 +92,8 @@ actor StreamActor {
                                 ("elements", .int(state.cumulative?.elements ?? 0))])),
             ("normalization", state.estimate?.json ?? .null),
             ("flags", .array(state.activeFlags() + events.filter { $0.transition.state == "resolved" }.map { e in
-                .object([("kind", .string(e.kind.rawValue)), ("state", .string("resolved")),
-                         ("severity", .string(e.kind.severity)), ("since", Timestamp.json(e.transition.since)),
-                         ("message", .string(e.transition.message)), ("value", .num(e.transition.value))])
+                state.flagJSON(e.kind, state: "resolved", since: e.transition.since, message: e.transition.message,
+                               value: e.transition.value)
             })),
         ])
     }

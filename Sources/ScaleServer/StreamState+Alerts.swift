@@ -8,17 +8,25 @@ public struct AlertEvent: Sendable {
     public var transition: AlertMachine.Transition
 
     var json: JSONValue {
-        .object([
-            ("stream", .string(stream)),
-            ("kind", .string(kind.rawValue)),
-            ("state", .string(transition.state)),
-            ("severity", .string(kind.severity)),
-            ("since", Timestamp.json(transition.since)),
-            ("resolved_at", Timestamp.json(transition.resolvedAt)),
-            ("message", .string(transition.message)),
-            ("value", .num(transition.value)),
-        ])
+        alertJSON(stream: stream, kind: kind.rawValue, state: transition.state, severity: kind.severity,
+                  since: transition.since, resolvedAt: transition.resolvedAt, message: transition.message,
+                  value: transition.value)
     }
+}
+
+/// One alert as `GET /v1/alerts` lists it and `--alert-command` receives it.
+func alertJSON(stream: String, kind: String, state: String, severity: String, since: Date, resolvedAt: Date?,
+               message: String, value: Double?) -> JSONValue {
+    .object([
+        ("stream", .string(stream)),
+        ("kind", .string(kind)),
+        ("state", .string(state)),
+        ("severity", .string(severity)),
+        ("since", Timestamp.json(since)),
+        ("resolved_at", Timestamp.json(resolvedAt)),
+        ("message", .string(message)),
+        ("value", .num(value)),
+    ])
 }
 
 extension StreamState {
@@ -117,14 +125,19 @@ extension StreamState {
     func activeFlags() -> [JSONValue] {
         AlertKind.allCases.compactMap { kind in
             guard let m = alerts[kind], m.phase != .inactive else { return nil }
-            return .object([
-                ("kind", .string(kind.rawValue)),
-                ("state", .string(m.phase.rawValue)),
-                ("severity", .string(kind.severity)),
-                ("since", Timestamp.json(m.since)),
-                ("message", .string(m.message)),
-                ("value", .num(m.value)),
-            ])
+            return flagJSON(kind, state: m.phase.rawValue, since: m.since, message: m.message, value: m.value)
         }
+    }
+
+    /// One entry of a `flags` list.
+    func flagJSON(_ kind: AlertKind, state: String, since: Date?, message: String, value: Double?) -> JSONValue {
+        .object([
+            ("kind", .string(kind.rawValue)),
+            ("state", .string(state)),
+            ("severity", .string(kind.severity)),
+            ("since", Timestamp.json(since)),
+            ("message", .string(message)),
+            ("value", .num(value)),
+        ])
     }
 }
