@@ -8,6 +8,7 @@ let package = Package(
         .executable(name: "scaled", targets: ["scaled"]),
         .executable(name: "scalectl", targets: ["scalectl"]),
         .library(name: "LatentStats", targets: ["LatentStats"]),
+        .library(name: "StreamModel", targets: ["StreamModel"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.70.0"),
@@ -15,7 +16,6 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
-        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.5.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.0.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.20.0"),
@@ -32,38 +32,39 @@ let package = Package(
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
         ),
         .target(name: "NpyFormat"),
+        .target(name: "ScaledPaths"),
+        .target(name: "StreamModel", dependencies: ["LatentStats"]),
         .target(
             name: "ScaleStore",
             dependencies: [
+                "StreamModel",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
         .target(
             name: "ScaleServer",
             dependencies: [
-                "LatentStats", "ScaleStore", "NpyFormat",
+                "LatentStats", "StreamModel", "ScaleStore", "NpyFormat", "ScaledPaths",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
         ),
         .executableTarget(
             name: "scaled",
             dependencies: [
-                "ScaleServer", "LatentStats",
+                "ScaleServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .target(
             name: "ScalectlCore",
             dependencies: [
-                "NpyFormat",
+                "NpyFormat", "ScaledPaths",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -77,11 +78,16 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .executableTarget(name: "scalebench", dependencies: ["LatentStats"]),
-        .executableTarget(name: "driftbench", dependencies: ["LatentStats"]),
         .testTarget(name: "LatentStatsTests", dependencies: ["LatentStats"]),
-        .testTarget(name: "ScaleStoreTests", dependencies: ["ScaleStore"]),
-        .testTarget(name: "ScaleServerTests", dependencies: ["ScaleServer", "LatentStats", "ScaleStore"]),
-        .testTarget(name: "ScalectlTests", dependencies: ["ScalectlCore", "scalectl", "scaled"]),
+        .testTarget(name: "StreamModelTests", dependencies: ["StreamModel", "LatentStats"]),
+        .testTarget(name: "ScaleStoreTests", dependencies: ["ScaleStore", "StreamModel"]),
+        .testTarget(
+            name: "ScaleServerTests",
+            dependencies: [
+                "ScaleServer", "StreamModel", "LatentStats", "ScaleStore", "ScaledPaths",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
+        ),
+        .testTarget(name: "ScalectlTests", dependencies: ["ScalectlCore", "ScaledPaths", "scalectl", "scaled"]),
     ]
 )

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import LatentStats
+import StreamModel
 import NIOCore
 
 extension APIRoutes {

@@ -3,35 +3,14 @@ import Hummingbird
 import LatentStats
 import NIOCore
 import ScaleStore
+import StreamModel
 
-/// The routes of DESIGN §4, for the Unix socket.
+/// The routes of `scaled-protocol(7)`, for the Unix socket.
 struct APIRoutes: Sendable {
     let registry: StreamRegistry
     let metrics: ScaleMetrics
     let maxBodyBytes: Int
     let version: String
-
-    /// Every path pattern with the methods it answers, for 404 versus 405.
-    static let table: [(pattern: [String], methods: [HTTPRequest.Method])] = [
-        (["v1", "health"], [.get]),
-        (["v1", "streams"], [.get]),
-        (["v1", "streams", "*"], [.get, .put, .delete]),
-        (["v1", "streams", "*", "latents"], [.post]),
-        (["v1", "streams", "*", "normalization"], [.get]),
-        (["v1", "streams", "*", "freeze"], [.post]),
-        (["v1", "streams", "*", "reset"], [.post]),
-        (["v1", "streams", "*", "history"], [.get]),
-        (["v1", "alerts"], [.get]),
-        (["metrics"], [.get]),
-    ]
-
-    static func allowedMethods(path: String) -> [HTTPRequest.Method]? {
-        let parts = path.split(separator: "/").map(String.init)
-        for route in table where route.pattern.count == parts.count {
-            if zip(route.pattern, parts).allSatisfy({ $0 == "*" || $0 == $1 }) { return route.methods }
-        }
-        return nil
-    }
 
     func register(on router: Router<BasicRequestContext>) {
         Self.registerMetrics(on: router, metrics: metrics, version: version)

@@ -1,4 +1,5 @@
 import Foundation
+import StreamModel
 import Logging
 
 /// Runs `--alert-command` for every alert transition, with the alert as JSON

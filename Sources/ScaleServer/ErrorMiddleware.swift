@@ -5,6 +5,8 @@ import NIOCore
 /// Turns every error into the protocol's JSON error body, and tells a wrong
 /// method (405, with `Allow`) from an unknown path (404).
 struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    /// The registered routes, for 404 versus 405.
+    var routes: RouteTable
     /// On the TCP metrics listener only /metrics and /v1/health exist.
     var onlyMetrics = false
 
@@ -18,7 +20,7 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             if onlyMetrics {
                 throw APIError(.notFound, "not_found", "only GET /metrics and GET /v1/health are served over TCP; use the Unix socket for the API")
             }
-            if let methods = APIRoutes.allowedMethods(path: path) {
+            if let methods = routes.allowedMethods(path: path) {
                 var err = APIError(.methodNotAllowed, "method_not_allowed",
                                    "\(request.method.rawValue) is not allowed on \(path); use \(methods.map(\.rawValue).joined(separator: " or "))")
                 err.headers[.allow] = methods.map(\.rawValue).joined(separator: ", ")

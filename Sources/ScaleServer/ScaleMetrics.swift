@@ -1,8 +1,10 @@
 import Foundation
 import LatentStats
+import StreamModel
+import NIOConcurrencyHelpers
 import Prometheus
 
-/// The Prometheus metrics of DESIGN §4, kept in a swift-prometheus registry.
+/// The Prometheus metrics of `scaled-protocol(7)`, kept in a swift-prometheus registry.
 ///
 /// Per-stream series are created with the stream and removed when it is
 /// deleted or reset (a reset restarts its counters, which Prometheus
@@ -11,9 +13,9 @@ import Prometheus
 public final class ScaleMetrics: Sendable {
     public let registry = PrometheusCollectorRegistry()
     let pushDuration: ValueHistogram
-    private let series = LockedBox<[String: StreamSeries]>([:])
+    private let series = NIOLockedValueBox<[String: StreamSeries]>([:])
 
-    struct StreamSeries: @unchecked Sendable {
+    struct StreamSeries: Sendable {
         var batches: Counter
         var elements: Counter
         var nonfinite: [String: Counter]
@@ -58,7 +60,7 @@ public final class ScaleMetrics: Sendable {
 
     /// Brings a stream's series up to date with its state.
     func update(_ s: StreamState) {
-        series.withLock { all in
+        series.withLockedValue { all in
             var x = all[s.name] ?? makeSeries(s.name)
             let c = s.cumulative
             let now = (batches: c?.batches ?? 0, elements: c?.elements ?? 0, nan: c?.nanCount ?? 0,
@@ -80,7 +82,7 @@ public final class ScaleMetrics: Sendable {
 
     /// Drops a stream's series (delete, or reset before re-creating them).
     func remove(_ stream: String) {
-        series.withLock { all in
+        series.withLockedValue { all in
             guard let x = all.removeValue(forKey: stream) else { return }
             registry.unregisterCounter(x.batches)
             registry.unregisterCounter(x.elements)
@@ -97,15 +99,4 @@ public final class ScaleMetrics: Sendable {
 
     /// The Prometheus text exposition.
     public func exposition() -> String { registry.emitToString() }
-}
-
-/// A lock-protected value (Foundation's NSLock; the registry has its own locks).
-final class LockedBox<Value>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value: Value
-    init(_ value: Value) { self.value = value }
-    func withLock<T>(_ body: (inout Value) throws -> T) rethrows -> T {
-        lock.lock(); defer { lock.unlock() }
-        return try body(&value)
-    }
 }

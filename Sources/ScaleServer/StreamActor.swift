@@ -2,6 +2,7 @@ import Foundation
 import LatentStats
 import Logging
 import ScaleStore
+import StreamModel
 
 /// Metadata of one push.
 public struct PushMeta: Sendable {
@@ -91,7 +92,7 @@ actor StreamActor {
                                 ("samples", .int(state.cumulative?.samples ?? 0)),
                                 ("elements", .int(state.cumulative?.elements ?? 0))])),
             ("normalization", state.estimate?.json ?? .null),
-            ("flags", .array(state.activeFlags() + events.filter { $0.transition.state == "resolved" }.map { e in
+            ("flags", .array(state.activeFlags() + events.filter { $0.transition.state == .resolved }.map { e in
                 state.flagJSON(e.kind, state: "resolved", since: e.transition.since, message: e.transition.message,
                                value: e.transition.value)
             })),
@@ -104,14 +105,14 @@ actor StreamActor {
         for e in events {
             let t = e.transition
             do {
-                try db.record(AlertTransition(stream: e.stream, kind: e.kind.rawValue, state: t.state, since: t.since,
+                try db.record(AlertTransition(stream: e.stream, kind: e.kind, state: t.state, since: t.since,
                                               resolvedAt: t.resolvedAt, message: t.message, value: t.value.flatMap { $0.isFinite ? $0 : nil },
                                               severity: e.kind.severity, at: now))
             } catch {
                 logger.error("could not store an alert transition", metadata: ["stream": "\(e.stream)", "error": "\(error)"])
             }
-            let meta: Logger.Metadata = ["stream": "\(e.stream)", "alert": "\(e.kind.rawValue)", "state": "\(t.state)"]
-            if t.state == "firing" { logger.warning("\(t.message)", metadata: meta) } else { logger.info("alert \(t.state)", metadata: meta) }
+            let meta: Logger.Metadata = ["stream": "\(e.stream)", "alert": "\(e.kind.rawValue)", "state": "\(t.state.rawValue)"]
+            if t.state == .firing { logger.warning("\(t.message)", metadata: meta) } else { logger.info("alert \(t.state.rawValue)", metadata: meta) }
         }
         let notifier = self.notifier
         Task { await notifier.notify(events) }

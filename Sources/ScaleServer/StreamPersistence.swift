@@ -1,9 +1,30 @@
 import Foundation
 import LatentStats
 import ScaleStore
+import StreamModel
 
 /// How stream state maps onto ScaleStore's rows and blobs.
+///
+/// The stream row holds two JSON documents: `config` (``StoredConfig``, the
+/// API's config object) and `state` (``StoredState``: what the journal cannot
+/// rebuild). Summaries are binary blocks (`BatchSummary.encoded()`).
 enum StreamPersistence {
+    /// A stored value that does not parse: `scaled` refuses to start rather
+    /// than fall back to a default and lose, say, a frozen reference.
+    struct Damaged: Error, CustomStringConvertible {
+        var stream: String
+        var field: String
+        var reason: String
+        /// Filled in by the registry, which knows the file.
+        var database: String?
+
+        var description: String {
+            "the database \(database ?? "(in memory)") is damaged: stream '\(stream)' has a stored \(field) that does not parse (\(reason)). "
+                + "Nothing was changed. Restore the file from a backup, or move it aside to start with an empty database, "
+                + "or fix the value with sqlite3 (for example `sqlite3 \(database ?? "FILE") \"SELECT \(field.hasPrefix("config") ? "config" : "state") FROM streams WHERE name = '\(stream)'\"`)"
+        }
+    }
+
     /// Journal blob: reference version, summary, optional clamp count.
     static func encode(_ e: WindowEntry) -> Data {
         var w = ByteWriter()
@@ -28,90 +49,69 @@ enum StreamPersistence {
         return encode(WindowEntry(summary: cumulative, clamp: s.clampSinceReference, referenceVersion: s.referenceVersion))
     }
 
-    /// The stream row's `state` JSON: what is not derivable from the journal.
-    static func stateJSON(_ s: StreamState) -> Data {
-        var frozen: JSONValue = .null
-        if let f = s.frozen {
-            frozen = .object([("reference", f.reference.json), ("frozen_at", .number(f.frozenAt.timeIntervalSince1970))])
-        }
-        let alerts: [(String, JSONValue)] = s.alerts.sorted { $0.key.rawValue < $1.key.rawValue }.map { kind, m in
-            (kind.rawValue, .object([
-                ("phase", .string(m.phase.rawValue)),
-                ("consecutive", .int(m.consecutive)),
-                ("since", m.since.map { .number($0.timeIntervalSince1970) } ?? .null),
-                ("message", .string(m.message)),
-                ("value", .num(m.value)),
-            ]))
-        }
-        return JSONValue.object([
-            ("alerts", .object(alerts)),
-            ("mean_baseline", .num(s.meanBaseline)),
-            ("channels", s.channels.map { .int($0) } ?? .null),
-            ("frozen", frozen),
-            ("reference_version", .int(Int(s.referenceVersion))),
-            ("last_push_at", s.lastPushAt.map { .number($0.timeIntervalSince1970) } ?? .null),
-        ]).encoded()
-    }
+    static let encoder: JSONEncoder = {
+        let e = JSONEncoder()
+        e.outputFormatting = .sortedKeys
+        return e
+    }()
 
     static func record(_ s: StreamState) -> StreamRecord {
-        StreamRecord(name: s.name, config: s.config.json.encoded(), state: stateJSON(s),
-                     createdAt: s.createdAt, updatedAt: s.updatedAt)
+        // Both types hold only finite numbers and strings: encoding cannot fail.
+        StreamRecord(name: s.name, config: try! encoder.encode(StoredConfig(s.config)),
+                     state: try! encoder.encode(StoredState(s)), createdAt: s.createdAt, updatedAt: s.updatedAt)
+    }
+
+    /// Decodes one stored document, naming the field that failed.
+    static func decode<T: Decodable>(_: T.Type, _ data: Data, stream: String, field: String) throws -> T {
+        do { return try JSONDecoder().decode(T.self, from: data) } catch let DecodingError.dataCorrupted(c) {
+            throw Damaged(stream: stream, field: field + c.codingPath.path, reason: c.debugDescription)
+        } catch let DecodingError.keyNotFound(key, c) {
+            throw Damaged(stream: stream, field: field + (c.codingPath + [key]).path, reason: "missing")
+        } catch let DecodingError.typeMismatch(_, c) {
+            throw Damaged(stream: stream, field: field + c.codingPath.path, reason: c.debugDescription)
+        } catch let DecodingError.valueNotFound(_, c) {
+            throw Damaged(stream: stream, field: field + c.codingPath.path, reason: "null where a value is required")
+        } catch {
+            throw Damaged(stream: stream, field: field, reason: "\(error)")
+        }
     }
 
     /// Rebuilds a stream exactly: row, latest snapshot, journal after it, last window of entries.
+    ///
+    /// - Throws: ``Damaged`` when a stored value does not parse; never falls back to defaults.
     static func restore(_ record: StreamRecord, from db: ScaleDatabase) throws -> StreamState {
-        var s = StreamState(name: record.name, config: StreamConfig.stored(record.config), now: record.createdAt)
+        let config = try decode(StoredConfig.self, record.config, stream: record.name, field: "config").config
+        let stored = try decode(StoredState.self, record.state, stream: record.name, field: "state")
+        var s = StreamState(name: record.name, config: config, now: record.createdAt)
         s.createdAt = record.createdAt
         s.updatedAt = record.updatedAt
-        if let v = try? JSONValue.parse(record.state) {
-            if case .int(let c)? = v["channels"] { s.channels = c }
-            if case .int(let rv)? = v["reference_version"] { s.referenceVersion = UInt64(rv) }
-            if let t = v["last_push_at"]?.doubleValue { s.lastPushAt = Date(timeIntervalSince1970: t) }
-            s.meanBaseline = v["mean_baseline"]?.doubleValue
-            if case .object(let pairs)? = v["alerts"] {
-                for (key, m) in pairs {
-                    guard let kind = AlertKind(rawValue: key), case .string(let p)? = m["phase"],
-                          let phase = AlertPhase(rawValue: p) else { continue }
-                    var consecutive = 0
-                    if case .int(let c)? = m["consecutive"] { consecutive = c }
-                    var message = ""
-                    if case .string(let t)? = m["message"] { message = t }
-                    s.alerts[kind] = AlertMachine(phase: phase, consecutive: consecutive,
-                                                  since: m["since"]?.doubleValue.map { Date(timeIntervalSince1970: $0) },
-                                                  message: message, value: m["value"]?.doubleValue)
-                }
-            }
-            if let f = v["frozen"], f != .null, let refJSON = f["reference"],
-               let ref = try? Reference(json: refJSON), let at = f["frozen_at"]?.doubleValue {
-                s.frozen = FrozenReference(reference: ref, frozenAt: Date(timeIntervalSince1970: at))
-            }
-        }
+        stored.apply(to: &s)
         var after: Int64 = 0
         if let snap = try db.latestSnapshot(stream: record.name), !snap.state.isEmpty {
-            let e = try decodeEntry(snap.state)
+            let e = try blob(snap.state, stream: record.name, field: "snapshot at seq \(snap.seq)")
             s.cumulative = e.summary
             s.clampSinceReference = e.referenceVersion == s.referenceVersion ? e.clamp : nil
             after = snap.seq
         }
         for j in try db.journal(stream: record.name, after: after) {
-            guard let blob = j.summary else { continue }
-            s.replay(try decodeEntry(blob))
+            guard let data = j.summary else { continue }
+            s.replay(try blob(data, stream: record.name, field: "journal summary at seq \(j.seq)"))
         }
         let windowRows = try db.lastEntries(stream: record.name, count: s.config.windowBatches)
-        s.restoreWindow(try windowRows.compactMap { try $0.summary.map(decodeEntry) })
+        s.restoreWindow(try windowRows.compactMap { row in
+            try row.summary.map { try blob($0, stream: record.name, field: "journal summary at seq \(row.seq)") }
+        })
         s.seq = try db.lastSeq(stream: record.name)
         return s
     }
-}
 
-extension StreamState {
-    /// Merges a journalled batch into cumulative totals only (restart replay).
-    mutating func replay(_ e: WindowEntry) {
-        if cumulative == nil { cumulative = BatchSummary(channels: e.summary.channels) }
-        cumulative!.merge(e.summary)
-        if e.referenceVersion == referenceVersion, let c = e.clamp {
-            if clampSinceReference == nil { clampSinceReference = ClampCount(range: c.range) }
-            clampSinceReference!.merge(c)
+    static func blob(_ data: Data, stream: String, field: String) throws -> WindowEntry {
+        do { return try decodeEntry(data) } catch {
+            throw Damaged(stream: stream, field: field, reason: "\(error)")
         }
     }
+}
+
+private extension [any CodingKey] {
+    var path: String { map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined() }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import ScaleStore
+import StreamModel
 
 /// The streams `scaled` serves, by name.
 actor StreamRegistry {
@@ -20,10 +21,18 @@ actor StreamRegistry {
     }
 
     /// Restores every stored stream.
+    ///
+    /// - Throws: ``StreamPersistence/Damaged`` naming the file, the stream and
+    ///   the field when a stored value does not parse.
     func load() throws {
         for record in try db.streams() {
-            let state = try StreamPersistence.restore(record, from: db)
-            streams[record.name] = makeActor(state, persisted: true)
+            do {
+                let state = try StreamPersistence.restore(record, from: db)
+                streams[record.name] = makeActor(state, persisted: true)
+            } catch var e as StreamPersistence.Damaged {
+                e.database = db.path
+                throw e
+            }
         }
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import LatentStats
+import StreamModel
 
 /// The quantiles reported in status.
 let reportedQuantiles: [Double] = [0.001, 0.01, 0.5, 0.99, 0.999]
@@ -88,21 +89,16 @@ extension Normalization {
 }
 
 extension StreamState {
-    /// The estimate reported in status and push responses: shift mode, std.
-    var estimate: Normalization? {
-        try? cumulative?.normalization(mode: .shift, method: .std, targetStd: config.targetStd)
-    }
-
     var referenceJSON: JSONValue {
         guard let reference, let source = referenceSource else { return .null }
-        var pairs: [(String, JSONValue)] = [("source", .string(source))]
+        var pairs: [(String, JSONValue)] = [("source", .string(source.rawValue))]
         switch reference {
         case let .scalar(f, s):
             pairs += [("scaling_factor", .num(f)), ("shift_factor", .num(s)), ("latents_mean", .null), ("latents_std", .null)]
         case let .perChannel(m, sd, f):
             pairs += [("scaling_factor", .num(f)), ("shift_factor", .null), ("latents_mean", .nums(m)), ("latents_std", .nums(sd))]
         }
-        pairs.append(("frozen_at", source == "frozen" ? Timestamp.json(frozen?.frozenAt) : .null))
+        pairs.append(("frozen_at", source == .frozen ? Timestamp.json(frozen?.frozenAt) : .null))
         return .object(pairs)
     }
 

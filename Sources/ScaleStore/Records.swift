@@ -1,10 +1,11 @@
 import Foundation
+import StreamModel
 
 /// A stream's row: its configuration and the small state that must survive a
 /// reset of its statistics (for example a frozen reference).
 ///
 /// Both blobs are opaque to the store; the caller encodes them (as JSON).
-public struct StreamRecord: Sendable, Equatable {
+public struct StreamRecord: Sendable, Equatable, Codable {
     /// The stream name, unique in the database.
     public var name: String
     /// The stream configuration, encoded by the caller (JSON).
@@ -32,7 +33,7 @@ public struct StreamRecord: Sendable, Equatable {
 /// snapshot covers the batch and it has left the rolling window.
 ///
 /// SQLite stores a NaN `Double` as NULL, so a NaN scalar reads back as `nil`.
-public struct JournalEntry: Sendable, Equatable {
+public struct JournalEntry: Sendable, Equatable, Codable {
     /// The stream the batch belongs to.
     public var stream: String
     /// The batch's position in the stream: 1, 2, 3, … with no gaps.
@@ -84,7 +85,7 @@ public struct JournalEntry: Sendable, Equatable {
 
 /// A stream's statistics as of one journal entry, so that a restart replays
 /// only the journal entries after it.
-public struct Snapshot: Sendable, Equatable {
+public struct Snapshot: Sendable, Equatable, Codable {
     /// The stream the snapshot belongs to.
     public var stream: String
     /// The last journal `seq` included in `state` (0 for an empty stream).
@@ -103,16 +104,13 @@ public struct Snapshot: Sendable, Equatable {
 }
 
 /// One change of an alert's state for one (stream, kind).
-public struct AlertTransition: Sendable, Equatable {
-    /// The states ``ScaleDatabase/record(_:)`` accepts.
-    public static let states: Set<String> = ["pending", "firing", "resolved"]
-
+public struct AlertTransition: Sendable, Equatable, Codable {
     /// The stream the alert is about.
     public var stream: String
     /// The alert kind, such as `variance_drift`.
-    public var kind: String
+    public var kind: AlertKind
     /// `pending`, `firing` or `resolved`.
-    public var state: String
+    public var state: AlertState
     /// When the condition became true.
     public var since: Date
     /// When the condition became false again, for a resolved alert.
@@ -122,13 +120,13 @@ public struct AlertTransition: Sendable, Equatable {
     /// The value that was compared against the threshold, if any.
     public var value: Double?
     /// The severity, such as `warning` or `critical`.
-    public var severity: String
+    public var severity: AlertSeverity
     /// When this transition happened.
     public var at: Date
 
     public init(
-        stream: String, kind: String, state: String, since: Date, resolvedAt: Date? = nil,
-        message: String, value: Double? = nil, severity: String, at: Date
+        stream: String, kind: AlertKind, state: AlertState, since: Date, resolvedAt: Date? = nil,
+        message: String, value: Double? = nil, severity: AlertSeverity, at: Date
     ) {
         self.stream = stream
         self.kind = kind

@@ -1,85 +1,62 @@
 import Foundation
 import GRDB
+import StreamModel
 
-// Row mapping is written out by hand: dates are REAL unix seconds (GRDB's
-// default Date encoding is text at millisecond precision), and the columns
-// are few.
+/// What every row type of the store shares: snake_case columns, dates as
+/// REAL unix seconds (GRDB's default is text at millisecond precision), and
+/// blobs that are never NULL.
+public protocol StoreRecord: Codable, FetchableRecord, PersistableRecord {}
 
-// SQLite binds an empty Data as NULL (its buffer has no address), so
-// non-optional blobs are written through coalesce(?, X'') and NOT NULL holds.
-
-extension StreamRecord {
-    init(row: Row) {
-        self.init(
-            name: row["name"],
-            config: row["config"] ?? Data(),
-            state: row["state"] ?? Data(),
-            createdAt: Date(timeIntervalSince1970: row["created_at"]),
-            updatedAt: Date(timeIntervalSince1970: row["updated_at"]))
+extension StoreRecord {
+    public static var databaseColumnDecodingStrategy: DatabaseColumnDecodingStrategy { .convertFromSnakeCase }
+    public static var databaseColumnEncodingStrategy: DatabaseColumnEncodingStrategy { .convertToSnakeCase }
+    public static func databaseDateEncodingStrategy(for column: String) -> DatabaseDateEncodingStrategy { .timeIntervalSince1970 }
+    public static func databaseDateDecodingStrategy(for column: String) -> DatabaseDateDecodingStrategy { .timeIntervalSince1970 }
+    /// SQLite binds an empty blob as NULL (its buffer has no address); an
+    /// empty string keeps NOT NULL columns valid and reads back as empty `Data`.
+    public static func databaseDataEncodingStrategy(for column: String) -> DatabaseDataEncodingStrategy {
+        .custom { $0.isEmpty ? "" : $0 }
     }
 }
 
-extension JournalEntry {
+extension StreamRecord: StoreRecord {
+    public static let databaseTableName = "streams"
+}
+
+extension JournalEntry: StoreRecord {
+    public static let databaseTableName = "journal"
+    /// Every column but the summary blob: what `history` reads.
     static let scalarColumns = """
         stream, seq, step, tag, time, samples, elements, nonfinite, \
         mean, std, normalized_std, clamp_fraction
         """
-
-    /// Decodes a row; `summary` is read only when the row has that column.
-    init(row: Row) {
-        self.init(
-            stream: row["stream"],
-            seq: row["seq"],
-            step: row["step"],
-            tag: row["tag"],
-            time: Date(timeIntervalSince1970: row["time"]),
-            samples: row["samples"],
-            elements: row["elements"],
-            nonfinite: row["nonfinite"],
-            mean: row["mean"],
-            std: row["std"],
-            normalizedStd: row["normalized_std"],
-            clampFraction: row["clamp_fraction"],
-            summary: row.hasColumn("summary") ? row["summary"] : nil)
-    }
 }
 
-extension Snapshot {
-    init(row: Row) {
-        self.init(
-            stream: row["stream"],
-            seq: row["seq"],
-            time: Date(timeIntervalSince1970: row["time"]),
-            state: row["state"] ?? Data())
-    }
+extension Snapshot: StoreRecord {
+    public static let databaseTableName = "snapshots"
 }
 
-extension AlertTransition {
-    static let columns = "stream, kind, state, since, resolved_at, message, value, severity, at"
-
-    init(row: Row) {
-        let resolvedAt: Double? = row["resolved_at"]
-        self.init(
-            stream: row["stream"],
-            kind: row["kind"],
-            state: row["state"],
-            since: Date(timeIntervalSince1970: row["since"]),
-            resolvedAt: resolvedAt.map { Date(timeIntervalSince1970: $0) },
-            message: row["message"],
-            value: row["value"],
-            severity: row["severity"],
-            at: Date(timeIntervalSince1970: row["at"]))
-    }
-
-    var arguments: StatementArguments {
-        [stream, kind, state, since.timeIntervalSince1970, resolvedAt?.timeIntervalSince1970,
-         message, value, severity, at.timeIntervalSince1970]
-    }
+/// The current state of one (stream, kind) alert: the `alerts` table.
+struct CurrentAlert: StoreRecord {
+    static let databaseTableName = "alerts"
+    var transition: AlertTransition
+    init(_ t: AlertTransition) { transition = t }
+    init(from decoder: any Decoder) throws { transition = try AlertTransition(from: decoder) }
+    func encode(to encoder: any Encoder) throws { try transition.encode(to: encoder) }
 }
+
+/// One stored alert transition: the `alert_events` log.
+extension AlertTransition: StoreRecord {
+    public static let databaseTableName = "alert_events"
+}
+
+extension AlertKind: DatabaseValueConvertible {}
+extension AlertState: DatabaseValueConvertible {}
+extension AlertSeverity: DatabaseValueConvertible {}
 
 extension Database {
     func streamExists(_ name: String) throws -> Bool {
-        try Bool.fetchOne(self, sql: "SELECT EXISTS (SELECT 1 FROM streams WHERE name = ?)", arguments: [name]) ?? false
+        try StreamRecord.exists(self, key: name)
     }
 
     func requireStream(_ name: String) throws {
@@ -103,17 +80,7 @@ extension Database {
     func upsert(_ record: StreamRecord) throws {
         // created_at keeps the first value: a caller that rebuilds the record
         // from a new config must not make an old stream look new.
-        try execute(
-            sql: """
-                INSERT INTO streams (name, config, state, created_at, updated_at)
-                VALUES (?, coalesce(?, X''), coalesce(?, X''), ?, ?)
-                ON CONFLICT (name) DO UPDATE SET
-                    config = excluded.config,
-                    state = excluded.state,
-                    updated_at = excluded.updated_at
-                """,
-            arguments: [record.name, record.config, record.state,
-                        record.createdAt.timeIntervalSince1970, record.updatedAt.timeIntervalSince1970])
+        _ = try record.upsertAndFetch(self, onConflict: ["name"]) { _ in [Column("created_at").noOverwrite] }
     }
 
     /// Deletes everything derived from the stream's batches.

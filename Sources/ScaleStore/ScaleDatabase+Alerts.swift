@@ -1,28 +1,16 @@
 import GRDB
+import StreamModel
 
 extension ScaleDatabase {
     /// Stores an alert transition: appends it to the event log and makes it
     /// the current state of its (stream, kind).
     ///
-    /// - Throws: ``StoreError/invalidAlertState(_:)``, ``StoreError/unknownStream(_:)``.
+    /// - Throws: ``StoreError/unknownStream(_:)``.
     public func record(_ transition: AlertTransition) throws {
-        guard AlertTransition.states.contains(transition.state) else {
-            throw StoreError.invalidAlertState(transition.state)
-        }
         try writer.write { db in
             try db.requireStream(transition.stream)
-            try db.execute(
-                sql: """
-                    INSERT INTO alert_events (\(AlertTransition.columns))
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
-                arguments: transition.arguments)
-            try db.execute(
-                sql: """
-                    INSERT OR REPLACE INTO alerts (\(AlertTransition.columns))
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
-                arguments: transition.arguments)
+            try transition.insert(db)
+            try CurrentAlert(transition).insert(db, onConflict: .replace)
         }
     }
 
@@ -35,24 +23,24 @@ extension ScaleDatabase {
     public func currentAlerts(includeResolved: Bool = true, limit: Int = 100) throws -> [AlertTransition] {
         try requireNonNegative(limit, "limit")
         return try writer.read { db in
-            var rows = try Row.fetchAll(
+            var rows = try AlertTransition.fetchAll(
                 db,
                 sql: """
-                    SELECT \(AlertTransition.columns) FROM alerts
+                    SELECT * FROM alerts
                     WHERE state IN ('firing', 'pending')
                     ORDER BY state = 'pending', since, stream, kind
                     """)
             if includeResolved {
-                rows += try Row.fetchAll(
+                rows += try AlertTransition.fetchAll(
                     db,
                     sql: """
-                        SELECT \(AlertTransition.columns) FROM alerts
+                        SELECT * FROM alerts
                         WHERE state = 'resolved'
                         ORDER BY at DESC, stream, kind LIMIT ?
                         """,
                     arguments: [limit])
             }
-            return rows.map(AlertTransition.init(row:))
+            return rows
         }
     }
 
@@ -60,17 +48,9 @@ extension ScaleDatabase {
     /// streams when `stream` is `nil`.
     public func alertEvents(stream: String? = nil) throws -> [AlertTransition] {
         try writer.read { db in
-            let rows: [Row]
-            if let stream {
-                rows = try Row.fetchAll(
-                    db,
-                    sql: "SELECT \(AlertTransition.columns) FROM alert_events WHERE stream = ? ORDER BY id",
-                    arguments: [stream])
-            } else {
-                rows = try Row.fetchAll(
-                    db, sql: "SELECT \(AlertTransition.columns) FROM alert_events ORDER BY id")
-            }
-            return rows.map(AlertTransition.init(row:))
+            var request = AlertTransition.order(Column("id"))
+            if let stream { request = request.filter(Column("stream") == stream) }
+            return try request.fetchAll(db)
         }
     }
 }

@@ -29,16 +29,7 @@ extension ScaleDatabase {
             guard entry.seq == expected else {
                 throw StoreError.sequenceGap(stream: entry.stream, expected: expected, got: entry.seq)
             }
-            try db.execute(
-                sql: """
-                    INSERT INTO journal (\(JournalEntry.scalarColumns), summary)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
-                arguments: [
-                    entry.stream, entry.seq, entry.step, entry.tag, entry.time.timeIntervalSince1970,
-                    entry.samples, entry.elements, entry.nonfinite,
-                    entry.mean, entry.std, entry.normalizedStd, entry.clampFraction, entry.summary,
-                ])
+            try entry.insert(db)
         }
     }
 
@@ -74,11 +65,7 @@ extension ScaleDatabase {
     /// with their summaries: what a restart replays on top of a snapshot.
     public func journal(stream: String, after seq: Int64) throws -> [JournalEntry] {
         try writer.read { db in
-            try Row.fetchAll(
-                db,
-                sql: "SELECT * FROM journal WHERE stream = ? AND seq > ? ORDER BY seq",
-                arguments: [stream, seq]
-            ).map(JournalEntry.init(row:))
+            try JournalEntry.filter(Column("stream") == stream && Column("seq") > seq).order(Column("seq")).fetchAll(db)
         }
     }
 
@@ -90,11 +77,8 @@ extension ScaleDatabase {
     public func lastEntries(stream: String, count: Int) throws -> [JournalEntry] {
         try requireNonNegative(count, "count")
         return try writer.read { db in
-            try Row.fetchAll(
-                db,
-                sql: "SELECT * FROM journal WHERE stream = ? ORDER BY seq DESC LIMIT ?",
-                arguments: [stream, count]
-            ).reversed().map(JournalEntry.init(row:))
+            try JournalEntry.filter(Column("stream") == stream).order(Column("seq").desc).limit(count)
+                .fetchAll(db).reversed()
         }
     }
 
@@ -103,14 +87,14 @@ extension ScaleDatabase {
     public func history(stream: String, limit: Int) throws -> [JournalEntry] {
         try requireNonNegative(limit, "limit")
         return try writer.read { db in
-            try Row.fetchAll(
+            try JournalEntry.fetchAll(
                 db,
                 sql: """
                     SELECT \(JournalEntry.scalarColumns) FROM journal
                     WHERE stream = ? ORDER BY seq DESC LIMIT ?
                     """,
                 arguments: [stream, limit]
-            ).reversed().map(JournalEntry.init(row:))
+            ).reversed()
         }
     }
 }

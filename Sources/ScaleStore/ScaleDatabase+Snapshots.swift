@@ -34,12 +34,7 @@ extension ScaleDatabase {
             if let latest = try db.latestSnapshotSeq(stream), latest > snapshot.seq {
                 throw StoreError.staleSnapshot(stream: stream, snapshotSeq: snapshot.seq, latestSeq: latest)
             }
-            try db.execute(
-                sql: """
-                    INSERT OR REPLACE INTO snapshots (stream, seq, time, state)
-                    VALUES (?, ?, ?, coalesce(?, X''))
-                    """,
-                arguments: [stream, snapshot.seq, snapshot.time.timeIntervalSince1970, snapshot.state])
+            try snapshot.insert(db, onConflict: .replace)
             try db.execute(
                 sql: "DELETE FROM snapshots WHERE stream = ? AND seq < ?",
                 arguments: [stream, snapshot.seq])
@@ -50,11 +45,7 @@ extension ScaleDatabase {
     /// The stream's newest snapshot, or `nil` when it has none.
     public func latestSnapshot(stream: String) throws -> Snapshot? {
         try writer.read { db in
-            try Row.fetchOne(
-                db,
-                sql: "SELECT * FROM snapshots WHERE stream = ? ORDER BY seq DESC LIMIT 1",
-                arguments: [stream]
-            ).map(Snapshot.init(row:))
+            try Snapshot.filter(Column("stream") == stream).order(Column("seq").desc).fetchOne(db)
         }
     }
 }

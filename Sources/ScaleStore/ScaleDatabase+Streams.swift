@@ -11,15 +11,14 @@ extension ScaleDatabase {
     /// The stream named `name`, or `nil` when there is none.
     public func stream(named name: String) throws -> StreamRecord? {
         try writer.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM streams WHERE name = ?", arguments: [name])
-                .map(StreamRecord.init(row:))
+            try StreamRecord.fetchOne(db, key: name)
         }
     }
 
     /// All streams, ordered by name.
     public func streams() throws -> [StreamRecord] {
         try writer.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM streams ORDER BY name").map(StreamRecord.init(row:))
+            try StreamRecord.order(Column("name")).fetchAll(db)
         }
     }
 

@@ -16,8 +16,6 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
     case snapshotAheadOfJournal(stream: String, snapshotSeq: Int64, lastSeq: Int64)
     /// A snapshot is older than the stream's latest snapshot.
     case staleSnapshot(stream: String, snapshotSeq: Int64, latestSeq: Int64)
-    /// An alert state other than `pending`, `firing` or `resolved`.
-    case invalidAlertState(String)
     /// A count or limit argument was negative.
     case negativeArgument(name: String, value: Int)
 
@@ -35,8 +33,6 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
             return "snapshot of stream '\(stream)' claims seq \(snapshotSeq), but the journal ends at seq \(lastSeq)"
         case let .staleSnapshot(stream, snapshotSeq, latestSeq):
             return "snapshot of stream '\(stream)' at seq \(snapshotSeq) is older than the stored snapshot at seq \(latestSeq)"
-        case let .invalidAlertState(state):
-            return "alert state '\(state)' is not one of pending, firing, resolved"
         case let .negativeArgument(name, value):
             return "\(name) must not be negative (got \(value))"
         }

@@ -43,35 +43,13 @@ struct Scaled: AsyncParsableCommand {
     var alertCommand: String?
 
     func run() async throws {
-        let env = ProcessInfo.processInfo.environment
-        var settings = DaemonSettings(
-            socketPath: socket ?? DaemonSettings.defaultSocketPath(environment: env),
-            databasePath: db ?? DaemonSettings.defaultDatabasePath(environment: env))
-        if let m = socketMode ?? env["SCALED_SOCKET_MODE"] {
-            guard let v = UInt16(m, radix: 8), v <= 0o777 else {
-                throw ValidationError("--socket-mode '\(m)' is not an octal mode such as 0600 or 0660")
-            }
-            settings.socketMode = v
-        }
-        if let b = maxBodyBytes ?? env["SCALED_MAX_BODY_BYTES"].flatMap({ Int($0) }) {
-            guard b > 0 else { throw ValidationError("--max-body-bytes must be positive") }
-            settings.maxBodyBytes = b
-        } else if let text = env["SCALED_MAX_BODY_BYTES"] {
-            throw ValidationError("SCALED_MAX_BODY_BYTES '\(text)' is not a number of bytes")
-        }
-        let levelText = logLevel ?? env["SCALED_LOG_LEVEL"] ?? "info"
-        guard let level = Logger.Level(rawValue: levelText) else {
-            throw ValidationError("log level '\(levelText)' is unknown; use trace, debug, info, notice, warning, error or critical")
-        }
-        settings.logLevel = level
-        if let a = metricsAddress ?? env["SCALED_METRICS_ADDRESS"], !a.isEmpty {
-            guard let colon = a.lastIndex(of: ":"), let port = Int(a[a.index(after: colon)...]), (1...65535).contains(port),
-                  colon != a.startIndex else {
-                throw ValidationError("--metrics-address '\(a)' is not HOST:PORT, e.g. 127.0.0.1:9464")
-            }
-            settings.metricsAddress = (String(a[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]")), port)
-        }
-        settings.alertCommand = alertCommand ?? env["SCALED_ALERT_COMMAND"].flatMap { $0.isEmpty ? nil : $0 }
+        let settings: DaemonSettings
+        do {
+            settings = try DaemonSettings(options: DaemonOptions(
+                socket: socket, db: db, socketMode: socketMode, maxBodyBytes: maxBodyBytes, logLevel: logLevel,
+                metricsAddress: metricsAddress, alertCommand: alertCommand))
+        } catch { throw ValidationError(error.description) }
+        let level = settings.logLevel
         LoggingSystem.bootstrap { label in
             var h = StreamLogHandler.standardError(label: label)
             h.logLevel = level

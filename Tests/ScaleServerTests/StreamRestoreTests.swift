@@ -3,6 +3,7 @@ import LatentStats
 import ScaleStore
 import Testing
 @testable import ScaleServer
+import StreamModel
 
 /// Restart must rebuild a stream exactly: snapshot + journal replay + window.
 @Suite struct StreamRestoreTests {

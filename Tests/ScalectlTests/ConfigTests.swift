@@ -1,3 +1,4 @@
+import ScaledPaths
 import Foundation
 import Testing
 @testable import ScalectlCore

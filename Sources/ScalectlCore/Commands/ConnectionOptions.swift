@@ -1,3 +1,4 @@
+import ScaledPaths
 import ArgumentParser
 import Foundation
 import NIOCore

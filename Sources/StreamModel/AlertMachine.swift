@@ -1,21 +1,5 @@
 import Foundation
 
-/// The kinds of flag `scaled` raises.
-public enum AlertKind: String, Sendable, CaseIterable, Codable {
-    case varianceDrift = "variance_drift"
-    case meanDrift = "mean_drift"
-    case clampOutOfRange = "clamp_out_of_range"
-    case nonfinite
-
-    /// Non-finite latents are critical: training on them corrupts the model.
-    public var severity: String { self == .nonfinite ? "critical" : "warning" }
-}
-
-/// Where an alert is in its lifecycle.
-public enum AlertPhase: String, Sendable, Codable {
-    case inactive, pending, firing
-}
-
 /// One alert's lifecycle: a condition true for `forBatches` consecutive
 /// evaluations goes pending → firing; false again → resolved (inactive).
 public struct AlertMachine: Sendable, Equatable {
@@ -33,8 +17,11 @@ public struct AlertMachine: Sendable, Equatable {
 
     /// A change of phase, to store, log and announce.
     public struct Transition: Sendable, Equatable {
-        /// "pending", "firing" or "resolved".
-        public var state: String
+        public init(state: AlertState, since: Date, resolvedAt: Date? = nil, message: String, value: Double?) {
+            self.state = state; self.since = since; self.resolvedAt = resolvedAt; self.message = message; self.value = value
+        }
+
+        public var state: AlertState
         public var since: Date
         public var resolvedAt: Date?
         public var message: String
@@ -53,14 +40,14 @@ public struct AlertMachine: Sendable, Equatable {
                 since = now
                 if immediate || forBatches <= 1 {
                     phase = .firing
-                    return [Transition(state: "firing", since: now, message: message, value: value)]
+                    return [Transition(state: .firing, since: now, message: message, value: value)]
                 }
                 phase = .pending
-                out.append(Transition(state: "pending", since: now, message: message, value: value))
+                out.append(Transition(state: .pending, since: now, message: message, value: value))
             }
             if phase == .pending && consecutive >= forBatches {
                 phase = .firing
-                out.append(Transition(state: "firing", since: since ?? now, message: message, value: value))
+                out.append(Transition(state: .firing, since: since ?? now, message: message, value: value))
             }
             return out
         }
@@ -70,6 +57,6 @@ public struct AlertMachine: Sendable, Equatable {
         phase = .inactive
         since = nil
         self.value = value
-        return [Transition(state: "resolved", since: started, resolvedAt: now, message: self.message, value: value)]
+        return [Transition(state: .resolved, since: started, resolvedAt: now, message: self.message, value: value)]
     }
 }

@@ -13,25 +13,9 @@
 // implementation. With --write-dir, each case's raw tensor is written there as
 // `<case>.bin` (little-endian, C-contiguous) for that comparison.
 
+import BenchSupport
 import Foundation
 import LatentStats
-
-struct SplitMix64 {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func uniform() -> Double { (Double(next() >> 11) + 0.5) / Double(1 << 53) }
-    /// Two independent standard normals (Box–Muller).
-    mutating func gaussians() -> (Double, Double) {
-        let r = (-2 * Foundation.log(uniform())).squareRoot(), t = 2 * Double.pi * uniform()
-        return (r * Foundation.cos(t), r * Foundation.sin(t))
-    }
-}
 
 /// Latent-like values in NCHW order: channel c has mean 0.1·c − 0.2 and std
 /// 1 + 0.05·c, neighbouring channels are correlated through a shared factor

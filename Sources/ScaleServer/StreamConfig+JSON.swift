@@ -1,30 +1,10 @@
 import Foundation
 import LatentStats
+import StreamModel
 
 /// The normalization a training job applies, in diffusers' semantics.
-public enum Reference: Sendable, Equatable {
-    /// `(z - shift_factor) * scaling_factor`.
-    case scalar(scalingFactor: Double, shiftFactor: Double)
-    /// `(z - latents_mean) * scaling_factor / latents_std`.
-    case perChannel(latentsMean: [Double], latentsStd: [Double], scalingFactor: Double)
-
-    /// The affine map for a tensor of `channels` channels, or nil when the
-    /// per-channel lists do not have that length.
-    func normalizer(channels: Int, range: Double) -> AffineNormalizer? {
-        switch self {
-        case let .scalar(f, s):
-            return AffineNormalizer(channels: channels, scalingFactor: f, shiftFactor: s, range: range)
-        case let .perChannel(m, sd, f):
-            guard m.count == channels else { return nil }
-            return AffineNormalizer(latentsMean: m, latentsStd: sd, scalingFactor: f, range: range)
-        }
-    }
-
-    var channelCount: Int? {
-        if case .perChannel(let m, _, _) = self { return m.count }
-        return nil
-    }
-
+extension Reference {
+    /// The reference as the config JSON holds it.
     var json: JSONValue {
         switch self {
         case let .scalar(f, s):
@@ -66,23 +46,8 @@ public enum Reference: Sendable, Equatable {
     }
 }
 
-/// A stream's configuration (DESIGN §4, "Stream config"). Every field has a default.
-public struct StreamConfig: Sendable, Equatable {
-    public var channelAxis = 1
-    public var targetStd = 1.0
-    /// The declared reference, if any.
-    public var reference: Reference?
-    public var clipSample = false
-    public var clipSampleRange = 1.0
-    /// Carried from scheduler configs for display; `scaled` does not model dynamic thresholding.
-    public var thresholding = false
-    public var windowBatches = 100
-    public var driftTolerance = 0.05
-    public var clampMaxFraction = 0.001
-    public var alertForBatches = 3
-
-    public init() {}
-
+extension StreamConfig {
+    /// The config object of the API (and of `PUT` bodies).
     public var json: JSONValue {
         .object([
             ("channel_axis", .int(channelAxis)),
@@ -170,11 +135,5 @@ public struct StreamConfig: Sendable, Equatable {
             out.append(x)
         }
         return out
-    }
-
-    /// Parses a stored config (as written by ``json``).
-    static func stored(_ data: Data) -> StreamConfig {
-        guard let v = try? JSONValue.parse(data), let c = try? StreamConfig().applying(v) else { return StreamConfig() }
-        return c
     }
 }

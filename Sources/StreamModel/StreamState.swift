@@ -7,12 +7,26 @@ public struct WindowEntry: Sendable, Equatable {
     /// The clamp count, taken under reference version `referenceVersion`.
     public var clamp: ClampCount?
     public var referenceVersion: UInt64
+
+    public init(summary: BatchSummary, clamp: ClampCount?, referenceVersion: UInt64) {
+        self.summary = summary; self.clamp = clamp; self.referenceVersion = referenceVersion
+    }
+}
+
+/// Where the reference in use came from.
+public enum ReferenceSource: String, Sendable, Codable {
+    /// Set by the user in the stream's config.
+    case declared
+    /// The estimate, frozen by `freeze` or automatically when the window first filled.
+    case frozen
 }
 
 /// A frozen reference: the estimate at the time it was frozen.
 public struct FrozenReference: Sendable, Equatable {
     public var reference: Reference
     public var frozenAt: Date
+
+    public init(reference: Reference, frozenAt: Date) { self.reference = reference; self.frozenAt = frozenAt }
 }
 
 /// Everything `scaled` knows about one stream. Pure: applying a batch and
@@ -51,7 +65,8 @@ public struct StreamState: Sendable {
 
     /// The reference in use: the declared one, else the frozen one.
     public var reference: Reference? { config.reference ?? frozen?.reference }
-    public var referenceSource: String? { config.reference != nil ? "declared" : (frozen != nil ? "frozen" : nil) }
+    /// Where the reference in use came from.
+    public var referenceSource: ReferenceSource? { config.reference != nil ? .declared : (frozen != nil ? .frozen : nil) }
 
     /// The normalizer pushes are counted against, for a tensor of `channels` channels.
     public func normalizer(channels: Int) -> AffineNormalizer? {
@@ -67,7 +82,8 @@ public struct StreamState: Sendable {
         updatedAt = now
     }
 
-    mutating func bumpReference() {
+    /// Starts a new reference version: clamp counts and the mean baseline start over.
+    public mutating func bumpReference() {
         referenceVersion &+= 1
         clampSinceReference = nil
         meanBaseline = nil
@@ -124,7 +140,8 @@ public struct StreamState: Sendable {
         rebuildWindowSummary()
     }
 
-    mutating func rebuildWindowSummary() {
+    /// Re-merges the window's moments (and the recent batches') after the window changed.
+    public mutating func rebuildWindowSummary() {
         guard let first = window.first else { windowSummary = nil; recentSummary = nil; return }
         windowSummary = BatchSummary.merged(window.lazy.map(\.summary), channels: first.summary.channels, sketch: false)
         if window.count > DriftTest.recentBatches {
@@ -142,7 +159,6 @@ public struct StreamState: Sendable {
         return w
     }
 
-    /// Clamp counts over the window's batches taken under the current reference.
     /// The window's clamp share alone (no sketch merge), for metrics and listings.
     public var windowClampFraction: Double? {
         var elements = 0, outside = 0
@@ -153,12 +169,28 @@ public struct StreamState: Sendable {
         return elements > 0 ? Double(outside) / Double(elements) : nil
     }
 
+    /// Clamp counts over the window's batches taken under the current reference.
     public var windowClamp: ClampCount? {
         let counted = window.compactMap { $0.referenceVersion == referenceVersion ? $0.clamp : nil }
         guard let first = counted.first else { return nil }
         return ClampCount(range: first.range, elements: counted.reduce(0) { $0 + $1.elements },
                           outside: counted.reduce(0) { $0 + $1.outside },
                           absSketch: QuantileSketch.merged(counted.lazy.map(\.absSketch)))
+    }
+
+    /// The estimate reported in status and push responses: shift mode, std.
+    public var estimate: Normalization? {
+        try? cumulative?.normalization(mode: .shift, method: .std, targetStd: config.targetStd)
+    }
+
+    /// Merges a journalled batch into cumulative totals only (restart replay).
+    public mutating func replay(_ e: WindowEntry) {
+        if cumulative == nil { cumulative = BatchSummary(channels: e.summary.channels) }
+        cumulative!.merge(e.summary)
+        if e.referenceVersion == referenceVersion, let c = e.clamp {
+            if clampSinceReference == nil { clampSinceReference = ClampCount(range: c.range) }
+            clampSinceReference!.merge(c)
+        }
     }
 
     /// Per-channel normalized moments of `summary` under the reference in use.

@@ -2,38 +2,21 @@ import Foundation
 import LatentStats
 
 /// A transition of one of a stream's alerts.
-public struct AlertEvent: Sendable {
+public struct AlertEvent: Sendable, Equatable {
     public var stream: String
     public var kind: AlertKind
     public var transition: AlertMachine.Transition
 
-    var json: JSONValue {
-        alertJSON(stream: stream, kind: kind.rawValue, state: transition.state, severity: kind.severity,
-                  since: transition.since, resolvedAt: transition.resolvedAt, message: transition.message,
-                  value: transition.value)
+    public init(stream: String, kind: AlertKind, transition: AlertMachine.Transition) {
+        self.stream = stream; self.kind = kind; self.transition = transition
     }
-}
-
-/// One alert as `GET /v1/alerts` lists it and `--alert-command` receives it.
-func alertJSON(stream: String, kind: String, state: String, severity: String, since: Date, resolvedAt: Date?,
-               message: String, value: Double?) -> JSONValue {
-    .object([
-        ("stream", .string(stream)),
-        ("kind", .string(kind)),
-        ("state", .string(state)),
-        ("severity", .string(severity)),
-        ("since", Timestamp.json(since)),
-        ("resolved_at", Timestamp.json(resolvedAt)),
-        ("message", .string(message)),
-        ("value", .num(value)),
-    ])
 }
 
 extension StreamState {
     /// The normalized mean the mean-drift test compares against: 0 where the
     /// reference centres the latents (a shift, latents_mean, or a frozen
     /// estimate), else the normalized mean when the reference was first evaluated.
-    func meanTarget() -> Double? {
+    public func meanTarget() -> Double? {
         switch reference {
         case nil: return nil
         case .perChannel?: return 0
@@ -43,14 +26,15 @@ extension StreamState {
         }
     }
 
-    var perChannelReference: Bool {
+    /// Whether the reference in use is per channel (drift is then tested per channel).
+    public var perChannelReference: Bool {
         if case .perChannel? = reference { return true }
         return false
     }
 
-    /// Evaluates the four flags after a batch was applied (DESIGN §4,
+    /// Evaluates the four flags after a batch was applied (`scaled-protocol(7)`,
     /// "Flags and alerts") and advances their lifecycles.
-    mutating func evaluateFlags(latest: BatchSummary, now: Date) -> [AlertEvent] {
+    public mutating func evaluateFlags(latest: BatchSummary, now: Date) -> [AlertEvent] {
         var events: [AlertEvent] = []
         func feed(_ kind: AlertKind, _ condition: Bool, immediate: Bool = false, _ message: String, _ value: Double?) {
             var m = alerts[kind] ?? AlertMachine()
@@ -119,25 +103,5 @@ extension StreamState {
         let message = "the window holds \(window.nanCount) NaN, \(window.posInfCount) +inf and \(window.negInfCount) -inf values in channel(s) \(channels.map(String.init).joined(separator: ", ")): the VAE produced non-finite latents — encode in fp32 (or use an fp16-safe VAE such as the SDXL fp16 fix) and drop those batches"
         feed(.nonfinite, bad > 0, immediate: true, message, Double(bad))
         return events
-    }
-
-    /// Active alerts (pending or firing), for status and push responses.
-    func activeFlags() -> [JSONValue] {
-        AlertKind.allCases.compactMap { kind in
-            guard let m = alerts[kind], m.phase != .inactive else { return nil }
-            return flagJSON(kind, state: m.phase.rawValue, since: m.since, message: m.message, value: m.value)
-        }
-    }
-
-    /// One entry of a `flags` list.
-    func flagJSON(_ kind: AlertKind, state: String, since: Date?, message: String, value: Double?) -> JSONValue {
-        .object([
-            ("kind", .string(kind.rawValue)),
-            ("state", .string(state)),
-            ("severity", .string(kind.severity)),
-            ("since", Timestamp.json(since)),
-            ("message", .string(message)),
-            ("value", .num(value)),
-        ])
     }
 }
