@@ -1,6 +1,6 @@
 /// Everything `scaled` keeps about a set of latents, in a form that merges exactly.
 ///
-/// A summary is built from one pushed tensor by ``BatchSummary/init(bytes:layout:normalizer:)``
+/// A summary is built from one pushed tensor by ``ingest(bytes:layout:normalizer:)``
 /// and merged with others by ``merge(_:)``. Merging the summaries of any split
 /// of a tensor gives the summary of the whole, up to float rounding, so a
 /// stream's cumulative statistics, its rolling window and summaries from

@@ -104,7 +104,7 @@ public enum DiffusersValue: Sendable, Equatable {
 }
 
 extension BatchSummary {
-    /// The normalization to use for these latents (DESIGN §4).
+    /// The normalization to use for these latents (`scaled-protocol(7)`, "Normalization").
     public func normalization(mode: NormalizationMode, method: NormalizationMethod = .std,
                               targetStd: Double = 1.0) throws(NormalizationError) -> Normalization {
         guard total.count > 0 else { throw .noData }

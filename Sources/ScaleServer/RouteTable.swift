@@ -5,7 +5,8 @@ import Hummingbird
 ///
 /// Built from a router's registered routes, so that it cannot drift from them.
 struct RouteTable: Sendable {
-    /// Path components; `:name` and `*` match any one component.
+    /// Path components as `RouterPath` describes them; a capture (`{name}`,
+    /// or `:name` as routes are written) and `*` match any one component.
     private(set) var patterns: [(components: [String], methods: [HTTPRequest.Method])] = []
 
     init(_ routes: [(path: String, method: HTTPRequest.Method)]) {
@@ -28,7 +29,7 @@ struct RouteTable: Sendable {
     func allowedMethods(path: String) -> [HTTPRequest.Method]? {
         let parts = path.split(separator: "/").map(String.init)
         for route in patterns where route.components.count == parts.count {
-            if zip(route.components, parts).allSatisfy({ $0.hasPrefix(":") || $0 == "*" || $0 == $1 }) {
+            if zip(route.components, parts).allSatisfy({ $0.hasPrefix("{") || $0.hasPrefix(":") || $0 == "*" || $0 == $1 }) {
                 let order: [HTTPRequest.Method] = [.get, .put, .post, .delete]
                 return route.methods.sorted { (order.firstIndex(of: $0) ?? 9) < (order.firstIndex(of: $1) ?? 9) }
             }

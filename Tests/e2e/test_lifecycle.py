@@ -142,3 +142,50 @@ def test_help_explains_every_option():
     for opt in ("--socket", "--db", "--socket-mode", "--max-body-bytes", "--log-level",
                 "SCALED_SOCKET", "SCALED_DB"):
         assert opt in out
+
+
+DAMAGES = [
+    # (column, how the stored JSON is damaged, the field the refusal must name)
+    ("state", lambda s: s.replace('"reference_version":', '"reference_version":"x",'
+                                  '"_":'), "state.reference_version"),
+    ("state", lambda s: s.replace('"scaling_factor":', '"scaling_factor":-1,"_":'), "state.frozen.reference.scaling_factor"),
+    ("config", lambda s: s.replace('"window_batches":', '"window_batches":"many","_":'), "config.window_batches"),
+    ("config", lambda s: "{not json", "config"),
+]
+
+
+def test_a_damaged_stored_value_refuses_to_start_and_says_what_to_do(tmp_path):
+    """A stored value that does not parse is never replaced by defaults (that
+    would silently lose a frozen reference): scaled refuses to start, naming the
+    file, the stream and the field, and changes nothing."""
+    for i, (column, damage, field) in enumerate(DAMAGES):
+        d = Daemon(tmp_path, db=tmp_path / f"case{i}.db", socket_path=tmp_path / f"c{i}.sock").start()
+        rng = np.random.default_rng(i)
+        push_some(d, rng, 3, stream="frozen1", shape=(2, 4, 4, 4))
+        assert d.request("POST", "/v1/streams/frozen1/freeze")[0] == 200
+        assert d.stop() == 0
+        con = sqlite3.connect(d.db)
+        (stored,) = con.execute(f"SELECT {column} FROM streams WHERE name = 'frozen1'").fetchone()
+        stored = stored.decode() if isinstance(stored, bytes) else stored
+        damaged = damage(stored)
+        assert damaged != stored
+        con.execute(f"UPDATE streams SET {column} = ? WHERE name = 'frozen1'", (damaged.encode(),))
+        con.commit()
+        con.close()
+        def rows():
+            con = sqlite3.connect(d.db)
+            try:
+                return [con.execute(f"SELECT * FROM {t} ORDER BY 1, 2").fetchall()
+                        for t in ("streams", "journal", "snapshots", "alerts")]
+            finally:
+                con.close()
+        before = rows()
+        run = subprocess.run([scaled_binary(), "--socket", d.socket, "--db", d.db],
+                             capture_output=True, text=True, timeout=30)
+        assert run.returncode != 0, run.stderr
+        message = run.stderr
+        assert d.db in message and "damaged" in message, message
+        assert "'frozen1'" in message and field in message, message
+        assert "backup" in message and "move it aside" in message, message
+        assert not os.path.exists(d.socket)
+        assert rows() == before  # refused without changing anything
