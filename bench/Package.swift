@@ -8,7 +8,8 @@ let package = Package(
     name: "latentscale-bench",
     platforms: [.macOS(.v14)],
     dependencies: [
-        .package(path: ".."),
+        // Named, because a path package is otherwise known by its folder's name.
+        .package(name: "latentscale", path: ".."),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
     ],
     targets: [

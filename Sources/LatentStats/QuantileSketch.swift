@@ -103,14 +103,8 @@ public struct QuantileSketch: Sendable, Equatable {
 
     /// The representative value of a bucket: the midpoint of its range.
     public static func value(ofKey key: UInt16) -> Double {
-        let negative = key < 0x8000
-        let magnitudeIndex = negative ? UInt32(0x7FFF - Int(key)) : UInt32(key - 0x8000)
-        if magnitudeIndex < 0x0080 { return 0 } // zero and subnormals
-        let lo = Double(Float(bitPattern: magnitudeIndex << 16))
-        let hiBits = (magnitudeIndex + 1) << 16
-        let hi = hiBits >= 0x7F80_0000 ? lo * (1 + 1.0 / 128) : Double(Float(bitPattern: hiBits))
-        let mid = (lo + hi) / 2
-        return negative ? -mid : mid
+        let r = range(ofKey: key)   // zero and subnormals: (0, 0)
+        return (r.lo + r.hi) / 2
     }
 
     /// The representative value of the order statistic of rank `k` (0-based).

@@ -50,6 +50,11 @@ struct APIRoutes: Sendable {
             }
             return json(try await stream(context).normalization(mode: mode, method: method, diffusers: format == "diffusers"))
         }
+        router.get("/v1/streams/:name/histogram") { request, context in
+            let s = try await stream(context)
+            let q = request.uri.queryParameters
+            return json(try await s.histogram(HistogramQuery { q.get($0) }))
+        }
         router.post("/v1/streams/:name/freeze") { _, context in
             json(try await stream(context).freeze(now: Date()))
         }

@@ -97,7 +97,7 @@ struct DriftBench: ParsableCommand {
             }
         }
         if pool.failed { throw ExitCode.failure }
-        print(String(format: "total_seconds=%.1f workers=%d", Date().timeIntervalSince(started), workers))
+        FileHandle.standardOutput.write(Data((String(format: "total_seconds=%.1f workers=%d", Date().timeIntervalSince(started), workers) + "\n").utf8))
     }
 
     /// The generator, checked: the moments of 10^7 draws and the share beyond ±3 and ±4
@@ -115,10 +115,9 @@ struct DriftBench: ParsableCommand {
                 if abs(x) > 4 { beyond4 += 1 }
             }
         }
-        print(String(format: "generator draws=%d mean=%.5f var=%.5f skewness=%.4f excess_kurtosis=%.4f beyond3=%.7f beyond4=%.8f",
+        FileHandle.standardOutput.write(Data((String(format: "generator draws=%d mean=%.5f var=%.5f skewness=%.4f excess_kurtosis=%.4f beyond3=%.7f beyond4=%.8f",
                      n, m.mean, m.variance ?? .nan, m.skewness ?? .nan, m.kurtosis ?? .nan,
-                     Double(beyond3) / Double(n), Double(beyond4) / Double(n)))
-        fflush(stdout)
+                     Double(beyond3) / Double(n), Double(beyond4) / Double(n)) + "\n").utf8))
     }
 }
 

@@ -12,7 +12,6 @@ struct Job: Sendable {
     var cost: Int { batches * shape.reduce(1, *) }
 }
 
-extension Scenario: Sendable {}
 
 extension DriftBench {
     static func run(_ job: Job, outDir: URL, dumpDir: URL?) throws -> String {

@@ -1,7 +1,7 @@
 import Foundation
 
 /// What the latents look like at batch b.
-enum Scenario: String {
+enum Scenario: String, Sendable {
     case stationary, stdStep = "std_step", meanStep = "mean_step", stdDrift = "std_drift"
 
     /// Multiplier of every value's deviation from its channel mean.
