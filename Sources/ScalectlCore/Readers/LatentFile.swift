@@ -2,7 +2,7 @@ import Foundation
 
 /// The file formats `push` reads, told apart by extension.
 public enum LatentFileFormat: String, Sendable, CaseIterable {
-    case npy, npz, safetensors
+    case npy, npz, safetensors, pt
 
     public init?(path: String) {
         let ext = (path as NSString).pathExtension.lowercased()
@@ -11,11 +11,12 @@ public enum LatentFileFormat: String, Sendable, CaseIterable {
 }
 
 public enum LatentFile {
-    /// Reads the latents in one file; `key` chooses the array inside `.npz`
-    /// and `.safetensors` files and is ignored for `.npy`.
-    public static func read(path: String, key: String?) throws(ReadError) -> LatentArray {
+    /// Reads the arrays to push from one file, following the layout of the
+    /// trainer that wrote it (kohya `.npz`, musubi-tuner `.safetensors`,
+    /// SimpleTuner `.pt`); `options.key` picks one array instead.
+    public static func read(path: String, options: ReadOptions = ReadOptions()) throws(ReadError) -> CacheContents {
         guard let format = LatentFileFormat(path: path) else {
-            throw ReadError("not a .npy, .npz or .safetensors file")
+            throw ReadError("not a .npy, .npz, .safetensors or .pt file")
         }
         let data: Data
         do {
@@ -24,15 +25,70 @@ public enum LatentFile {
             throw ReadError(describe(error))
         }
         switch format {
-        case .npy: return try NPYReader.read(Array(data))
-        case .npz: return try NPZReader.read(data, key: key)
-        case .safetensors: return try SafetensorsReader.read(Array(data), key: key)
+        case .npy:
+            return CacheContents(layout: .plain, pieces: [LatentPiece(array: try NPYReader.read(Array(data)))])
+        case .npz:
+            return try readNPZ(NPZArchive(data), path: path, options: options)
+        case .safetensors:
+            return try readSafetensors(SafetensorsFile(Array(data)), path: path, options: options)
+        case .pt:
+            let array = try TorchSaveReader.read(data, key: options.key)
+            return CacheContents(layout: .simpleTuner, pieces: [LatentPiece(array: array, key: options.key, isOneSample: true)])
         }
+    }
+
+    static func readNPZ(_ npz: NPZArchive, path: String, options: ReadOptions) throws(ReadError) -> CacheContents {
+        let keys = npz.keys
+        let kohya = KohyaCache.isKohya(keys: keys, path: path)
+        let layout: CacheLayout = kohya ? .kohya(arch: CacheFileName(path: path)?.arch) : .plain
+        var chosen = KohyaCache.latentKeys(keys, includeFlipped: options.includeFlipped).map(\.name)
+        if let key = options.key {
+            chosen = [try LatentArray.selectKey(available: keys, requested: key)]
+        } else if chosen.isEmpty {
+            chosen = [try LatentArray.selectKey(available: keys, requested: nil)]
+        }
+        var pieces: [LatentPiece] = []
+        for name in chosen {
+            let array = try npz.array(name)
+            var tag: String?
+            if let key = KohyaCache.parse(key: name), key.role == .latents || key.role == .latentsFlipped {
+                if let bucket = key.bucket {
+                    tag = bucket.tag(imageSize: options.tagImageSize)
+                } else if kohya, array.shape.count == 3 {
+                    // A legacy key: the bucket is the array's own (C, h, w).
+                    tag = KohyaCache.Bucket(height: array.shape[1], width: array.shape[2]).tag(imageSize: options.tagImageSize)
+                }
+            }
+            pieces.append(LatentPiece(array: array, key: name, tag: tag))
+        }
+        return CacheContents(layout: layout, pieces: pieces)
+    }
+
+    static func readSafetensors(_ file: SafetensorsFile, path: String, options: ReadOptions) throws(ReadError) -> CacheContents {
+        let keys = file.keys
+        var chosen = MusubiCache.latentKeys(keys).map(\.name)
+        let musubi = !chosen.isEmpty
+        if let key = options.key {
+            chosen = [try LatentArray.selectKey(available: keys, requested: key)]
+        } else if chosen.isEmpty {
+            chosen = [try LatentArray.selectKey(available: keys, requested: nil)]
+        }
+        var pieces: [LatentPiece] = []
+        for name in chosen {
+            let array = try file.array(name)
+            if let key = MusubiCache.parse(key: name) {
+                pieces.append(LatentPiece(array: array, key: name, tag: key.tag(imageSize: options.tagImageSize), isOneSample: true))
+            } else {
+                pieces.append(LatentPiece(array: array, key: name))
+            }
+        }
+        let arch = file.metadata["architecture"] ?? CacheFileName(path: path)?.arch
+        return CacheContents(layout: musubi ? .musubi(arch: arch) : .plain, pieces: pieces)
     }
 
     /// Expands `paths` into the latent files to push: files as given (any
     /// extension, so a typo is reported rather than skipped), directories
-    /// walked recursively for `.npy`, `.npz` and `.safetensors`, in sorted
+    /// walked recursively for `.npy`, `.npz`, `.safetensors` and `.pt`, in sorted
     /// order so that runs are reproducible.
     public static func expand(_ paths: [String]) -> (files: [String], missing: [String]) {
         var files: [String] = []
