@@ -116,6 +116,21 @@ struct UnpicklerTests {
         #expect(error?.message.contains(fragment) == true, "\(error?.message ?? "no error")")
     }
 
+    @Test func deepNestingAndSelfReferenceAreRefused() throws {
+        // A million nested 1-tuples is a megabyte; releasing it would recurse a million frames.
+        let deep: [UInt8] = [0x80, 0x02, 0x29] + [UInt8](repeating: 0x85, count: 1_000_000) + [0x2E]
+        let error = #expect(throws: ReadError.self) { try RestrictedUnpickler.load(deep) }
+        #expect(error?.message.contains("more than 100 deep") == true, "\(error?.message ?? "")")
+        // 99 levels are fine.
+        let ok: [UInt8] = [0x80, 0x02, 0x29] + [UInt8](repeating: 0x85, count: 98) + [0x2E]
+        #expect(canon(try RestrictedUnpickler.load(ok)).hasPrefix(String(repeating: "(", count: 99)))
+        // l = []; l.append(l), as pickle writes it; and a dict put into itself.
+        for cyclic in ["\u{80}\u{02}]q\u{00}h\u{00}a.", "\u{80}\u{02}}q\u{00}X\u{01}\u{00}\u{00}\u{00}kh\u{00}s."] {
+            let error = #expect(throws: ReadError.self) { try RestrictedUnpickler.load(cyclic.unicodeScalars.map { UInt8($0.value) }) }
+            #expect(error?.message.contains("self-referencing") == true, "\(error?.message ?? "")")
+        }
+    }
+
     @Test func tensorRebuildBecomesADescription() throws {
         // torch.save(x[1].t(), f) for x of shape (2, 3, 4), as torch writes it.
         let pickle = "\u{80}\u{02}ctorch._utils\n_rebuild_tensor_v2\nq\u{00}((X\u{07}\u{00}\u{00}\u{00}storageq\u{01}ctorch\nHalfStorage\nq\u{02}X\u{01}\u{00}\u{00}\u{00}0q\u{03}X\u{06}\u{00}\u{00}\u{00}cuda:0q\u{04}K\u{18}tq\u{05}QK\u{0C}K\u{04}K\u{03}\u{86}q\u{06}K\u{01}K\u{04}\u{86}q\u{07}\u{89}ccollections\nOrderedDict\nq\u{08})Rq\u{09}tq\u{0A}Rq\u{0B}."

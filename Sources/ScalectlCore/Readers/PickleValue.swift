@@ -41,12 +41,19 @@ public indirect enum PickleValue {
 
 public final class PickleList {
     public var items: [PickleValue]
+    /// The unpickler's bookkeeping: nesting depth, and whether the list is
+    /// inside another container (and so no longer changes).
+    var depth = 1
+    var sealed = false
     public init(_ items: [PickleValue] = []) { self.items = items }
 }
 
 /// A dict (or `collections.OrderedDict`) in insertion order.
 public final class PickleDict {
     public var items: [(key: PickleValue, value: PickleValue)] = []
+    /// As for `PickleList`.
+    var depth = 1
+    var sealed = false
     public init() {}
 
     /// Sets `key`, replacing an existing string or int key as Python would.

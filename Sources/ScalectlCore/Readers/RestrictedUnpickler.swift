@@ -8,14 +8,24 @@
 /// at that opcode, before anything else is read; calls are never made, the
 /// tensor rebuild becomes a `TorchTensorRef`.
 ///
-/// Protocols 0 to 5 are read (torch writes protocol 2).
+/// Protocols 0 to 5 are read (torch writes protocol 2). A list or dict is
+/// not changed once it is inside another container, as Python's pickler
+/// never does for acyclic data; so cycles cannot arise and nesting depth is
+/// known and bounded.
 public struct RestrictedUnpickler {
     private let bytes: [UInt8]
     private var at = 0
     private var stack: [PickleValue] = []
+    /// The nesting depth of each stack entry (see `maxDepth`).
+    private var depths: [Int] = []
     /// Stack heights at each MARK, as CPython's metastack.
     private var marks: [Int] = []
-    private var memo: [Int: PickleValue] = [:]
+    private var memo: [Int: (value: PickleValue, depth: Int)] = [:]
+
+    /// Deeper nesting is refused: a few bytes per level would otherwise build
+    /// values whose release recurses past the stack. Latent files nest two
+    /// or three levels.
+    static let maxDepth = 100
 
     /// Reads one pickle and returns the value STOP leaves on the stack.
     public static func load(_ bytes: [UInt8]) throws(ReadError) -> PickleValue {
@@ -39,115 +49,126 @@ public struct RestrictedUnpickler {
             case 0x95: // FRAME: a length hint only
                 _ = try take(8)
             case 0x2E: // STOP
-                guard marks.isEmpty, let top = stack.popLast() else { throw malformed("STOP with an unbalanced stack") }
-                return top
+                guard marks.isEmpty, !stack.isEmpty else { throw malformed("STOP with an unbalanced stack") }
+                return try pop()
 
             // Primitives
-            case 0x4E: stack.append(.none) // NONE
-            case 0x88: stack.append(.bool(true)) // NEWTRUE
-            case 0x89: stack.append(.bool(false)) // NEWFALSE
-            case 0x4B: stack.append(.int(Int(try byte()))) // BININT1
-            case 0x4D: stack.append(.int(Int(try unsigned(2)))) // BININT2
-            case 0x4A: stack.append(.int(Int(Int32(bitPattern: UInt32(try unsigned(4)))))) // BININT
-            case 0x8A: stack.append(.int(try long(Int(try byte())))) // LONG1
-            case 0x8B: stack.append(.int(try long(try length(4)))) // LONG4
-            case 0x47: stack.append(.float(Double(bitPattern: try bigEndian(8)))) // BINFLOAT
-            case 0x49: stack.append(try textInt(try line())) // INT
+            case 0x4E: push(.none) // NONE
+            case 0x88: push(.bool(true)) // NEWTRUE
+            case 0x89: push(.bool(false)) // NEWFALSE
+            case 0x4B: push(.int(Int(try byte()))) // BININT1
+            case 0x4D: push(.int(Int(try unsigned(2)))) // BININT2
+            case 0x4A: push(.int(Int(Int32(bitPattern: UInt32(try unsigned(4)))))) // BININT
+            case 0x8A: push(.int(try long(Int(try byte())))) // LONG1
+            case 0x8B: push(.int(try long(try length(4)))) // LONG4
+            case 0x47: push(.float(Double(bitPattern: try bigEndian(8)))) // BINFLOAT
+            case 0x49: push(try textInt(try line())) // INT
             case 0x4C: // LONG
                 var text = try line()
                 if text.hasSuffix("L") { text.removeLast() }
                 guard let v = Int(text) else { throw malformed("LONG '\(text)' does not fit 64 bits") }
-                stack.append(.int(v))
+                push(.int(v))
             case 0x46: // FLOAT
                 let text = try line()
                 guard let v = Double(text) else { throw malformed("FLOAT '\(text)'") }
-                stack.append(.float(v))
-            case 0x58: stack.append(.string(try utf8(try length(4)))) // BINUNICODE
-            case 0x8C: stack.append(.string(try utf8(Int(try byte())))) // SHORT_BINUNICODE
-            case 0x8D: stack.append(.string(try utf8(try length(8)))) // BINUNICODE8
-            case 0x56: stack.append(.string(try rawUnicodeEscape(try rawLine()))) // UNICODE
-            case 0x54: stack.append(.string(latin1(try take(try length(4))))) // BINSTRING
-            case 0x55: stack.append(.string(latin1(try take(Int(try byte()))))) // SHORT_BINSTRING
-            case 0x53: stack.append(.string(try quoted(try line()))) // STRING
-            case 0x42: stack.append(.bytes(Array(try take(try length(4))))) // BINBYTES
-            case 0x43: stack.append(.bytes(Array(try take(Int(try byte()))))) // SHORT_BINBYTES
-            case 0x8E: stack.append(.bytes(Array(try take(try length(8))))) // BINBYTES8
+                push(.float(v))
+            case 0x58: push(.string(try utf8(try length(4)))) // BINUNICODE
+            case 0x8C: push(.string(try utf8(Int(try byte())))) // SHORT_BINUNICODE
+            case 0x8D: push(.string(try utf8(try length(8)))) // BINUNICODE8
+            case 0x56: push(.string(try rawUnicodeEscape(try rawLine()))) // UNICODE
+            case 0x54: push(.string(latin1(try take(try length(4))))) // BINSTRING
+            case 0x55: push(.string(latin1(try take(Int(try byte()))))) // SHORT_BINSTRING
+            case 0x53: push(.string(try quoted(try line()))) // STRING
+            case 0x42: push(.bytes(Array(try take(try length(4))))) // BINBYTES
+            case 0x43: push(.bytes(Array(try take(Int(try byte()))))) // SHORT_BINBYTES
+            case 0x8E: push(.bytes(Array(try take(try length(8))))) // BINBYTES8
 
             // Containers
             case 0x28: marks.append(stack.count) // MARK
-            case 0x29: stack.append(.tuple([])) // EMPTY_TUPLE
-            case 0x74: stack.append(.tuple(try popMark())) // TUPLE
+            case 0x29: push(.tuple([]), depth: 1) // EMPTY_TUPLE
+            case 0x74: // TUPLE
+                let items = try popMark()
+                push(.tuple(items.map(\.value)), depth: try nest(items))
             case 0x85, 0x86, 0x87: // TUPLE1, TUPLE2, TUPLE3
                 let n = Int(op - 0x84)
                 guard stack.count - (marks.last ?? 0) >= n else { throw malformed("TUPLE\(n) on a short stack") }
-                let items = Array(stack.suffix(n))
-                stack.removeLast(n)
-                stack.append(.tuple(items))
-            case 0x5D: stack.append(.list(PickleList())) // EMPTY_LIST
-            case 0x6C: stack.append(.list(PickleList(try popMark()))) // LIST
+                var items: [(value: PickleValue, depth: Int)] = []
+                for _ in 0..<n { items.insert(try popEntry(), at: 0) }
+                push(.tuple(items.map(\.value)), depth: try nest(items))
+            case 0x5D: push(.list(PickleList())) // EMPTY_LIST
+            case 0x6C: // LIST
+                let items = try popMark()
+                let l = PickleList(items.map(\.value))
+                l.depth = try nest(items)
+                push(.list(l))
             case 0x61: // APPEND
-                let item = try pop()
-                try list(top()).items.append(item)
+                let item = try popEntry()
+                try append([item], to: top())
             case 0x65: // APPENDS
                 let items = try popMark()
-                try list(top()).items.append(contentsOf: items)
-            case 0x7D: stack.append(.dict(PickleDict())) // EMPTY_DICT
+                try append(items, to: top())
+            case 0x7D: push(.dict(PickleDict())) // EMPTY_DICT
             case 0x64: // DICT
                 let items = try popMark()
-                stack.append(.dict(try pairs(items, into: PickleDict())))
+                let d = PickleDict()
+                try setItems(items, in: .dict(d))
+                push(.dict(d))
             case 0x73: // SETITEM
-                let value = try pop(), key = try pop()
-                try dict(top()).set(key, value)
+                let value = try popEntry(), key = try popEntry()
+                try setItems([key, value], in: top())
             case 0x75: // SETITEMS
                 let items = try popMark()
-                _ = try pairs(items, into: try dict(top()))
+                try setItems(items, in: top())
 
             // Stack and memo
             case 0x30: _ = try pop() // POP
             case 0x31: _ = try popMark() // POP_MARK
-            case 0x32: stack.append(try top()) // DUP
-            case 0x71: memo[Int(try byte())] = try top() // BINPUT
-            case 0x72: memo[Int(try unsigned(4))] = try top() // LONG_BINPUT
-            case 0x70: memo[try decimal(try line())] = try top() // PUT
-            case 0x94: memo[memo.count] = try top() // MEMOIZE
-            case 0x68: stack.append(try recall(Int(try byte()))) // BINGET
-            case 0x6A: stack.append(try recall(Int(try unsigned(4)))) // LONG_BINGET
-            case 0x67: stack.append(try recall(try decimal(try line()))) // GET
+            case 0x32: // DUP
+                let e = try topEntry()
+                push(e.value, depth: e.depth)
+            case 0x71: memo[Int(try byte())] = try topEntry() // BINPUT
+            case 0x72: memo[Int(try unsigned(4))] = try topEntry() // LONG_BINPUT
+            case 0x70: memo[try decimal(try line())] = try topEntry() // PUT
+            case 0x94: memo[memo.count] = try topEntry() // MEMOIZE
+            case 0x68: try recall(Int(try byte())) // BINGET
+            case 0x6A: try recall(Int(try unsigned(4))) // LONG_BINGET
+            case 0x67: try recall(try decimal(try line())) // GET
 
             // Globals and calls: only the allowed ones, and never really called.
             case 0x63: // GLOBAL
                 let module = try line(), name = try line()
-                stack.append(.global(try allowed(module, name)))
+                push(.global(try allowed(module, name)))
             case 0x93: // STACK_GLOBAL
                 let name = try pop(), module = try pop()
                 guard case let .string(m) = module, case let .string(n) = name else {
                     throw malformed("STACK_GLOBAL without two strings")
                 }
-                stack.append(.global(try allowed(m, n)))
+                push(.global(try allowed(m, n)))
             case 0x69: // INST: module and class inline, arguments from the mark
                 let module = try line(), name = try line()
                 let global = try allowed(module, name)
-                stack.append(try apply(global, try popMark()))
+                let items = try popMark()
+                try push(apply(global, items.map(\.value), depth: nest(items)))
             case 0x6F: // OBJ: class and arguments from the mark
                 var items = try popMark()
                 guard !items.isEmpty else { throw malformed("OBJ without a class") }
                 let cls = items.removeFirst()
-                stack.append(try apply(try callable(cls), items))
+                try push(apply(callable(cls.value), items.map(\.value), depth: nest(items)))
             case 0x52: // REDUCE
-                let args = try pop(), function = try pop()
-                guard case let .tuple(items) = args else { throw malformed("REDUCE arguments are a \(args.typeName), not a tuple") }
-                stack.append(try apply(try callable(function), items))
+                let args = try popEntry(), function = try pop()
+                guard case let .tuple(items) = args.value else { throw malformed("REDUCE arguments are a \(args.value.typeName), not a tuple") }
+                try push(apply(callable(function), items, depth: nest([args])))
             case 0x81: // NEWOBJ
-                let args = try pop(), cls = try pop()
-                guard case let .tuple(items) = args else { throw malformed("NEWOBJ arguments are not a tuple") }
-                stack.append(try apply(try callable(cls), items))
+                let args = try popEntry(), cls = try pop()
+                guard case let .tuple(items) = args.value else { throw malformed("NEWOBJ arguments are not a tuple") }
+                try push(apply(callable(cls), items, depth: nest([args])))
             case 0x92: // NEWOBJ_EX
                 _ = try pop()
-                let args = try pop(), cls = try pop()
-                guard case let .tuple(items) = args else { throw malformed("NEWOBJ_EX arguments are not a tuple") }
-                stack.append(try apply(try callable(cls), items))
+                let args = try popEntry(), cls = try pop()
+                guard case let .tuple(items) = args.value else { throw malformed("NEWOBJ_EX arguments are not a tuple") }
+                try push(apply(callable(cls), items, depth: nest([args])))
             case 0x51: // BINPERSID
-                stack.append(try persistent(try pop()))
+                try push(persistent(pop()))
             case 0x50: // PERSID
                 throw ReadError("the pickle uses a text persistent id (PERSID), which torch.save does not write; only tensors and containers are read")
             case 0x62: // BUILD
@@ -177,11 +198,13 @@ public struct RestrictedUnpickler {
         return g
     }
 
-    /// What calling an allowed global would give, built without calling it.
-    private func apply(_ global: PickleGlobal, _ args: [PickleValue]) throws(ReadError) -> PickleValue {
+    /// What calling an allowed global would give, built without calling it;
+    /// `depth` is that of the arguments, nested.
+    private func apply(_ global: PickleGlobal, _ args: [PickleValue], depth: Int) throws(ReadError) -> PickleValue {
         switch global {
         case .orderedDict:
             let d = PickleDict()
+            d.depth = max(1, depth)
             if let first = args.first {
                 // OrderedDict([(k, v), ...])
                 guard args.count == 1, case let .list(list) = first else {
@@ -238,42 +261,81 @@ public struct RestrictedUnpickler {
 
     private func malformed(_ what: String) -> ReadError { ReadError("malformed pickle: \(what)") }
 
-    private mutating func pop() throws(ReadError) -> PickleValue {
-        guard stack.count > (marks.last ?? 0), let v = stack.popLast() else { throw malformed("pop from an empty stack") }
-        return v
+    private mutating func push(_ value: PickleValue, depth: Int = 0) {
+        stack.append(value)
+        depths.append(depth)
     }
 
-    private func top() throws(ReadError) -> PickleValue {
-        guard stack.count > (marks.last ?? 0), let v = stack.last else { throw malformed("empty stack") }
-        return v
+    private mutating func popEntry() throws(ReadError) -> (value: PickleValue, depth: Int) {
+        guard stack.count > (marks.last ?? 0), let v = stack.popLast(), let d = depths.popLast() else {
+            throw malformed("pop from an empty stack")
+        }
+        return (v, d)
     }
 
-    private mutating func popMark() throws(ReadError) -> [PickleValue] {
+    private mutating func pop() throws(ReadError) -> PickleValue { try popEntry().value }
+
+    private func topEntry() throws(ReadError) -> (value: PickleValue, depth: Int) {
+        guard stack.count > (marks.last ?? 0), let v = stack.last, let d = depths.last else { throw malformed("empty stack") }
+        return (v, d)
+    }
+
+    private func top() throws(ReadError) -> PickleValue { try topEntry().value }
+
+    private mutating func popMark() throws(ReadError) -> [(value: PickleValue, depth: Int)] {
         guard let mark = marks.popLast() else { throw malformed("no MARK") }
-        let items = Array(stack[mark...])
+        let items = (mark..<stack.count).map { (stack[$0], depths[$0]) }
         stack.removeLast(stack.count - mark)
+        depths.removeLast(depths.count - mark)
         return items
     }
 
-    private func recall(_ index: Int) throws(ReadError) -> PickleValue {
-        guard let v = memo[index] else { throw malformed("memo \(index) was never stored") }
-        return v
+    private mutating func recall(_ index: Int) throws(ReadError) {
+        guard let e = memo[index] else { throw malformed("memo \(index) was never stored") }
+        push(e.value, depth: e.depth)
     }
 
-    private func list(_ value: PickleValue) throws(ReadError) -> PickleList {
-        guard case let .list(l) = value else { throw malformed("APPEND to a \(value.typeName)") }
-        return l
+    /// The depth of a container holding `items`, sealing the lists and dicts
+    /// among them: they are not to change from now on.
+    private func nest(_ items: [(value: PickleValue, depth: Int)]) throws(ReadError) -> Int {
+        var deepest = 0
+        for item in items {
+            switch item.value {
+            case let .list(l):
+                l.sealed = true
+                deepest = max(deepest, l.depth)
+            case let .dict(d):
+                d.sealed = true
+                deepest = max(deepest, d.depth)
+            default:
+                deepest = max(deepest, item.depth)
+            }
+        }
+        guard deepest < Self.maxDepth else {
+            throw ReadError("the pickle nests containers more than \(Self.maxDepth) deep; latent files do not")
+        }
+        return deepest + 1
     }
 
-    private func dict(_ value: PickleValue) throws(ReadError) -> PickleDict {
-        guard case let .dict(d) = value else { throw malformed("SETITEM on a \(value.typeName)") }
-        return d
+    private func append(_ items: [(value: PickleValue, depth: Int)], to target: PickleValue) throws(ReadError) {
+        guard case let .list(l) = target else { throw malformed("APPEND to a \(target.typeName)") }
+        let depth = try nest(items)  // first: a list appended to itself is sealed by this
+        guard !l.sealed else { throw unsupportedChange }
+        l.depth = max(l.depth, depth)
+        l.items.append(contentsOf: items.map(\.value))
     }
 
-    private func pairs(_ items: [PickleValue], into d: PickleDict) throws(ReadError) -> PickleDict {
+    private func setItems(_ items: [(value: PickleValue, depth: Int)], in target: PickleValue) throws(ReadError) {
+        guard case let .dict(d) = target else { throw malformed("SETITEM on a \(target.typeName)") }
         guard items.count % 2 == 0 else { throw malformed("odd number of items for a dict") }
-        for i in stride(from: 0, to: items.count, by: 2) { d.set(items[i], items[i + 1]) }
-        return d
+        let depth = try nest(items)
+        guard !d.sealed else { throw unsupportedChange }
+        d.depth = max(d.depth, depth)
+        for i in stride(from: 0, to: items.count, by: 2) { d.set(items[i].value, items[i + 1].value) }
+    }
+
+    private var unsupportedChange: ReadError {
+        ReadError("the pickle changes a list or dict after nesting it (a self-referencing structure): only plain tensors and containers are read")
     }
 
     // MARK: Bytes

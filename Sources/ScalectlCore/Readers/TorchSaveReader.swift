@@ -9,7 +9,12 @@ public enum TorchSaveReader {
     public static func read(_ data: Data, key requested: String?) throws(ReadError) -> LatentArray {
         let archive = try open(data)
         let prefix = try archivePrefix(archive)
-        let pickle = try archive.bytes(at: prefix + "data.pkl")
+        guard let pickleEntry = archive[prefix + "data.pkl"] else { throw ReadError("no \(prefix)data.pkl in the archive") }
+        // A latent file's pickle is a few hundred bytes; a huge one is not a cache.
+        guard pickleEntry.uncompressedSize <= 64 << 20 else {
+            throw ReadError("\(prefix)data.pkl is \(pickleEntry.uncompressedSize) bytes; a torch.save of latents holds a small pickle")
+        }
+        let pickle = try archive.bytes(of: pickleEntry)
         let value = try RestrictedUnpickler.load(pickle)
         let tensor = try selectTensor(value, key: requested)
         let storage = tensor.storage
