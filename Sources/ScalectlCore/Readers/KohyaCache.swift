@@ -69,4 +69,33 @@ public enum KohyaCache {
             return key.bucket != nil || key.role != .latents
         }
     }
+
+    /// What `push` takes from an `.npz`: kohya's latents arrays, tagged with
+    /// their buckets, or for another layout the one array `selectKey` picks.
+    static func contents(of npz: NPZArchive, path: String, options: ReadOptions) throws(ReadError) -> CacheContents {
+        let keys = npz.keys
+        let kohya = isKohya(keys: keys, path: path)
+        let layout: CacheLayout = kohya ? .kohya(arch: CacheFileName(path: path)?.arch) : .plain
+        var chosen = latentKeys(keys, includeFlipped: options.includeFlipped).map(\.name)
+        if let key = options.key {
+            chosen = [try LatentArray.selectKey(available: keys, requested: key)]
+        } else if chosen.isEmpty {
+            chosen = [try LatentArray.selectKey(available: keys, requested: nil)]
+        }
+        var pieces: [LatentPiece] = []
+        for name in chosen {
+            let array = try npz.array(name)
+            var tag: String?
+            if let key = parse(key: name), key.role == .latents || key.role == .latentsFlipped {
+                if let bucket = key.bucket {
+                    tag = bucket.tag(imageSize: options.tagImageSize)
+                } else if kohya, array.shape.count == 3 {
+                    // A legacy key: the bucket is the array's own (C, h, w).
+                    tag = Bucket(height: array.shape[1], width: array.shape[2]).tag(imageSize: options.tagImageSize)
+                }
+            }
+            pieces.append(LatentPiece(array: array, key: name, tag: tag))
+        }
+        return CacheContents(layout: layout, pieces: pieces)
+    }
 }

@@ -28,62 +28,13 @@ public enum LatentFile {
         case .npy:
             return CacheContents(layout: .plain, pieces: [LatentPiece(array: try NPYReader.read(Array(data)))])
         case .npz:
-            return try readNPZ(NPZArchive(data), path: path, options: options)
+            return try KohyaCache.contents(of: NPZArchive(data), path: path, options: options)
         case .safetensors:
-            return try readSafetensors(SafetensorsFile(Array(data)), path: path, options: options)
+            return try MusubiCache.contents(of: SafetensorsFile(Array(data)), path: path, options: options)
         case .pt:
             let array = try TorchSaveReader.read(data, key: options.key)
             return CacheContents(layout: .simpleTuner, pieces: [LatentPiece(array: array, key: options.key, isOneSample: true)])
         }
-    }
-
-    static func readNPZ(_ npz: NPZArchive, path: String, options: ReadOptions) throws(ReadError) -> CacheContents {
-        let keys = npz.keys
-        let kohya = KohyaCache.isKohya(keys: keys, path: path)
-        let layout: CacheLayout = kohya ? .kohya(arch: CacheFileName(path: path)?.arch) : .plain
-        var chosen = KohyaCache.latentKeys(keys, includeFlipped: options.includeFlipped).map(\.name)
-        if let key = options.key {
-            chosen = [try LatentArray.selectKey(available: keys, requested: key)]
-        } else if chosen.isEmpty {
-            chosen = [try LatentArray.selectKey(available: keys, requested: nil)]
-        }
-        var pieces: [LatentPiece] = []
-        for name in chosen {
-            let array = try npz.array(name)
-            var tag: String?
-            if let key = KohyaCache.parse(key: name), key.role == .latents || key.role == .latentsFlipped {
-                if let bucket = key.bucket {
-                    tag = bucket.tag(imageSize: options.tagImageSize)
-                } else if kohya, array.shape.count == 3 {
-                    // A legacy key: the bucket is the array's own (C, h, w).
-                    tag = KohyaCache.Bucket(height: array.shape[1], width: array.shape[2]).tag(imageSize: options.tagImageSize)
-                }
-            }
-            pieces.append(LatentPiece(array: array, key: name, tag: tag))
-        }
-        return CacheContents(layout: layout, pieces: pieces)
-    }
-
-    static func readSafetensors(_ file: SafetensorsFile, path: String, options: ReadOptions) throws(ReadError) -> CacheContents {
-        let keys = file.keys
-        var chosen = MusubiCache.latentKeys(keys).map(\.name)
-        let musubi = !chosen.isEmpty
-        if let key = options.key {
-            chosen = [try LatentArray.selectKey(available: keys, requested: key)]
-        } else if chosen.isEmpty {
-            chosen = [try LatentArray.selectKey(available: keys, requested: nil)]
-        }
-        var pieces: [LatentPiece] = []
-        for name in chosen {
-            let array = try file.array(name)
-            if let key = MusubiCache.parse(key: name) {
-                pieces.append(LatentPiece(array: array, key: name, tag: key.tag(imageSize: options.tagImageSize), isOneSample: true))
-            } else {
-                pieces.append(LatentPiece(array: array, key: name))
-            }
-        }
-        let arch = file.metadata["architecture"] ?? CacheFileName(path: path)?.arch
-        return CacheContents(layout: musubi ? .musubi(arch: arch) : .plain, pieces: pieces)
     }
 
     /// Expands `paths` into the latent files to push: files as given (any

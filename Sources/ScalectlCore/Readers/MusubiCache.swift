@@ -31,4 +31,29 @@ public enum MusubiCache {
     public static func latentKeys(_ keys: [String]) -> [(name: String, key: Key)] {
         keys.sorted().compactMap { name in parse(key: name).map { (name, $0) } }
     }
+
+    /// What `push` takes from a `.safetensors`: musubi-tuner's latents keys,
+    /// one sample each, or for another layout (ai-toolkit's `latent`) the one
+    /// array `selectKey` picks.
+    static func contents(of file: SafetensorsFile, path: String, options: ReadOptions) throws(ReadError) -> CacheContents {
+        let keys = file.keys
+        var chosen = latentKeys(keys).map(\.name)
+        let musubi = !chosen.isEmpty
+        if let key = options.key {
+            chosen = [try LatentArray.selectKey(available: keys, requested: key)]
+        } else if chosen.isEmpty {
+            chosen = [try LatentArray.selectKey(available: keys, requested: nil)]
+        }
+        var pieces: [LatentPiece] = []
+        for name in chosen {
+            let array = try file.array(name)
+            if let key = parse(key: name) {
+                pieces.append(LatentPiece(array: array, key: name, tag: key.tag(imageSize: options.tagImageSize), isOneSample: true))
+            } else {
+                pieces.append(LatentPiece(array: array, key: name))
+            }
+        }
+        let arch = file.metadata["architecture"] ?? CacheFileName(path: path)?.arch
+        return CacheContents(layout: musubi ? .musubi(arch: arch) : .plain, pieces: pieces)
+    }
 }
