@@ -109,7 +109,7 @@ json.dump({"samples": int(z.shape[0]), "mean": z.mean(), "std": z.std(), "rms": 
         #expect(none.status == 65)
         let missing = try daemon.ctl(["push", "u", work.file("nope")])
         #expect(missing.status == 66)
-        #expect(missing.stderr.contains("no .npy, .npz or .safetensors files"))
+        #expect(missing.stderr.contains("no .npy, .npz, .safetensors or .pt files"))
     }
 
     @Test func statusTextAndJSON() async throws {

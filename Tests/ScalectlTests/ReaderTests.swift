@@ -88,6 +88,15 @@ json.dump(m, open('manifest.json', 'w'))
     ]
 }
 
+extension LatentFile {
+    /// The one array a file holds for `push` (these fixtures hold one each).
+    static func readOne(path: String, key: String?) throws(ReadError) -> LatentArray {
+        let pieces = try read(path: path, options: ReadOptions(key: key)).pieces
+        guard pieces.count == 1 else { throw ReadError("expected one array, the file gave \(pieces.count)") }
+        return pieces[0].array
+    }
+}
+
 @Suite("file readers against numpy and safetensors")
 struct ReaderTests {
     @Test(arguments: ReaderFixtures.names)
@@ -96,11 +105,11 @@ struct ReaderTests {
         let entry = try #require(fx.manifest[name], "the fixture script wrote no \(name)")
         let key = entry["key"]?.string
         if let message = entry["error"]?.string {
-            let error = #expect(throws: ReadError.self) { try LatentFile.read(path: fx.dir.file(name), key: key) }
+            let error = #expect(throws: ReadError.self) { try LatentFile.readOne(path: fx.dir.file(name), key: key) }
             #expect(error?.message.contains(message) == true, "\(name): \(error?.message ?? "no error")")
             return
         }
-        let array = try LatentFile.read(path: fx.dir.file(name), key: key)
+        let array = try LatentFile.readOne(path: fx.dir.file(name), key: key)
         #expect(array.dtype.rawValue == entry["dtype"]?.string)
         #expect(array.shape == entry["shape"]?.array?.compactMap(\.int))
         let expected = try Data(contentsOf: URL(fileURLWithPath: fx.dir.file(name + ".bin")))
@@ -108,12 +117,12 @@ struct ReaderTests {
     }
 
     @Test func missingFileIsAReadError() {
-        let error = #expect(throws: ReadError.self) { try LatentFile.read(path: "/nonexistent/x.npy", key: nil) }
+        let error = #expect(throws: ReadError.self) { try LatentFile.readOne(path: "/nonexistent/x.npy", key: nil) }
         #expect(error?.message.contains("no such file") == true || error?.message.contains("No such file") == true)
     }
 
     @Test func unknownExtensionIsAReadError() {
-        #expect(throws: ReadError.self) { try LatentFile.read(path: "/etc/hostname", key: nil) }
+        #expect(throws: ReadError.self) { try LatentFile.readOne(path: "/etc/hostname", key: nil) }
     }
 
     @Test func directoriesAreWalkedRecursivelyInSortedOrder() throws {

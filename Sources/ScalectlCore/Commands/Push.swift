@@ -7,16 +7,23 @@ extension ByteSize: ExpressibleByArgument {
     public var defaultValueDescription: String { "\(bytes)" }
 }
 
+extension ChannelRange: ExpressibleByArgument {
+    public init?(argument: String) { self.init(argument) }
+}
+
 extension Scalectl {
     struct Push: ScalectlCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Push cached latents from .npy, .npz and .safetensors files (offline mode).",
+            abstract: "Push cached latents from .npy, .npz, .safetensors and .pt files (offline mode).",
             discussion: """
                 Computes a VAE's statistics over a folder of cached latents. Directories are walked \
                 recursively. Arrays of 3 axes are one sample (C,H,W), as kohya caches store them; \
                 arrays of 4 or more axes have the sample axis first; --single-sample makes every \
-                file one sample (video latents (C,T,H,W)). Files with the same dtype and sample \
-                shape are sent together, up to --batch-bytes per request. Unreadable files are \
+                file one sample (video latents (C,T,H,W)). Trainers' layouts are understood: kohya \
+                .npz (every latents_{h}x{w} bucket, tagged h x w), musubi-tuner .safetensors \
+                (latents_{F}x{H}x{W}_{dtype}, one sample each), SimpleTuner torch.save .pt (read \
+                without running any code from the file). Files with the same dtype, sample shape and \
+                tag are sent together, up to --batch-bytes per request. Unreadable files are \
                 reported and skipped (exit status 1 at the end); --strict stops at the first.
                 """)
 
@@ -26,8 +33,23 @@ extension Scalectl {
         @Argument(help: ArgumentHelp("Files and directories to read.", valueName: "path"))
         var paths: [String]
 
-        @Option(help: ArgumentHelp("The array to read in .npz and .safetensors files (default: latents, else a single latents_* array, else the only array).", valueName: "name"))
+        @Option(help: ArgumentHelp("The one array to read in .npz, .safetensors and .pt files (default: every kohya or musubi-tuner latents array, else latents, else a single latents_* array, else the only array).", valueName: "name"))
         var key: String?
+
+        @Flag(help: "Also push kohya's latents_flipped arrays (left out by default: they are the same images mirrored).")
+        var includeFlipped = false
+
+        @Flag(help: "Tag kohya and musubi-tuner buckets with the image size (latent size × 8) instead of the latent size.")
+        var tagImageSize = false
+
+        @Option(help: ArgumentHelp("Push only the channels A to B-1 of the channel axis, e.g. 0:4 for the mean half of an EDM2 mean‖std cache.", valueName: "A:B"))
+        var channels: ChannelRange?
+
+        @Option(help: ArgumentHelp("Undo a normalization the cache already holds, e.g. 'scaling_factor=0.3611,shift_factor=0.1159' (also latents_mean=[…], latents_std=[…]); pushes float64.", valueName: "values"))
+        var applied: String?
+
+        @Option(help: ArgumentHelp("Undo the normalization of this diffusers VAE config.json (or pipeline folder): scaling_factor, shift_factor, latents_mean, latents_std; pushes float64.", valueName: "path"))
+        var appliedFrom: String?
 
         @Flag(help: "Treat every file as one sample, whatever its number of axes.")
         var singleSample = false
@@ -38,7 +60,7 @@ extension Scalectl {
         @Option(help: ArgumentHelp("Largest request body; accepts k, M, G suffixes.", valueName: "size"))
         var batchBytes = ByteSize("32M")!
 
-        @Option(help: ArgumentHelp("Label every push with this tag (e.g. a resolution bucket).", valueName: "tag"))
+        @Option(help: ArgumentHelp("Label every push with this tag instead of the file's bucket.", valueName: "tag"))
         var tag: String?
 
         @Option(help: ArgumentHelp("Channel axis of the arrays as pushed (sample axis included), overriding the stream's.", valueName: "axis"))
@@ -68,6 +90,9 @@ struct PushRun {
     var inflight: Task<Result<DaemonResponse, CLIError>, Never>?
     var inflightBatch: PushBatcher.Batch?
     var progress: ProgressBar
+    /// What to undo before pushing, from --applied-from and --applied.
+    var applied: AppliedNormalization?
+    var toldPrescaled = false
 
     init(command: Scalectl.Push, context: Context) {
         self.command = command
@@ -78,12 +103,16 @@ struct PushRun {
 
     mutating func go() async throws -> ExitStatus {
         let started = Date()
+        applied = try Self.appliedNormalization(command)
+        if let applied {
+            Output.err("scalectl: undoing \(applied.formula) before pushing (in float64)\n")
+        }
         let (files, missing) = LatentFile.expand(command.paths)
         for path in missing {
             try fail(path, "no such file or directory")
         }
         guard !files.isEmpty else {
-            throw CLIError(.noInput, "no .npy, .npz or .safetensors files in \(command.paths.joined(separator: " "))")
+            throw CLIError(.noInput, "no .npy, .npz, .safetensors or .pt files in \(command.paths.joined(separator: " "))")
         }
         let sizes = files.map { path in
             ((try? FileManager.default.attributesOfItem(atPath: path)[.size]) as? NSNumber)?.doubleValue ?? 0
@@ -94,9 +123,14 @@ struct PushRun {
 
         for (i, path) in files.enumerated() {
             do {
-                var array = try LatentFile.read(path: path, key: command.key)
-                array.shape = try LatentArray.sampleFirstShape(array.shape, singleSample: command.singleSample)
-                for batch in batcher.add(array, file: path) { try await submit(batch) }
+                let contents = try LatentFile.read(path: path, options: ReadOptions(
+                    key: command.key, includeFlipped: command.includeFlipped, tagImageSize: command.tagImageSize))
+                tellIfPrescaled(contents.layout)
+                // Every piece is prepared before any is batched: a file is pushed whole or skipped.
+                let pieces = try contents.pieces.map { piece throws(ReadError) in try prepare(piece) }
+                for (array, tag) in pieces {
+                    for batch in batcher.add(array, tag: command.tag ?? tag, file: path) { try await submit(batch) }
+                }
             } catch let error as ReadError {
                 try fail(path, error.message)
             }
@@ -115,6 +149,43 @@ struct PushRun {
             return failed.allSatisfy { $0.reason == "no such file or directory" } ? .noInput : .dataError
         }
         return .warning
+    }
+
+    /// The normalization to undo: --applied-from's, with --applied's fields over it.
+    static func appliedNormalization(_ command: Scalectl.Push) throws(CLIError) -> AppliedNormalization? {
+        var result: AppliedNormalization?
+        if let path = command.appliedFrom { result = try AppliedNormalization.fromDiffusersConfig(at: path) }
+        if let text = command.applied {
+            let inline = try AppliedNormalization(parsing: text)
+            result = result.map { $0.overridden(by: inline) } ?? inline
+            try result!.validate(what: "--applied-from with --applied")
+        }
+        return result
+    }
+
+    /// One piece as it is pushed: sample axis first, the channels asked
+    /// for, the applied normalization undone.
+    func prepare(_ piece: LatentPiece) throws(ReadError) -> (LatentArray, String?) {
+        var array = piece.array
+        let label = piece.key.map { "'\($0)': " } ?? ""
+        do {
+            array.shape = try LatentArray.sampleFirstShape(array.shape, singleSample: command.singleSample || piece.isOneSample)
+            let axis = command.channelAxis ?? 1
+            if let range = command.channels { array = try array.selectingChannels(range, axis: axis) }
+            if let applied { array = try applied.undo(array, channelAxis: axis) }
+        } catch {
+            throw ReadError(label + error.message)
+        }
+        return (array, piece.tag)
+    }
+
+    /// Says once that a cache is known to hold normalized latents, when
+    /// nothing was given to undo it.
+    mutating func tellIfPrescaled(_ layout: CacheLayout) {
+        guard applied == nil, !toldPrescaled, let name = layout.prescaledName else { return }
+        toldPrescaled = true
+        progress.clear()
+        Output.err("scalectl: these \(name) latents are already scaled; pass --applied-from VAE/config.json (or --applied 'scaling_factor=…,shift_factor=…') to measure the raw VAE output\n")
     }
 
     /// Reports a file that cannot be pushed; with --strict, stops the run.
@@ -142,7 +213,7 @@ struct PushRun {
 
     func query(for batch: PushBatcher.Batch) -> [(String, String)] {
         var q = [("dtype", batch.dtype.rawValue), ("shape", batch.shape.map(String.init).joined(separator: ","))]
-        if let tag = command.tag { q.append(("tag", tag)) }
+        if let tag = batch.tag { q.append(("tag", tag)) }
         if let axis = command.channelAxis { q.append(("channel_axis", String(axis))) }
         return q
     }

@@ -1,7 +1,7 @@
 import Foundation
 
-/// Groups arrays of the same dtype and per-sample shape into requests of at
-/// most `limit` bytes, concatenating along the sample axis.
+/// Groups arrays of the same dtype, per-sample shape and tag into requests
+/// of at most `limit` bytes, concatenating along the sample axis.
 ///
 /// One request per file would make a folder of 64 KiB kohya caches cost one
 /// round trip each; batching keeps the daemon's per-request cost off the
@@ -12,6 +12,8 @@ public struct PushBatcher {
         /// `[N, ...]`, N the number of samples in the batch.
         public var shape: [Int]
         public var bytes: [UInt8]
+        /// The tag every sample in the batch carries (one per request).
+        public var tag: String?
         /// The files whose samples are in the batch (a large file split over
         /// several batches appears in each).
         public var files: [String]
@@ -22,10 +24,11 @@ public struct PushBatcher {
     struct Key: Hashable {
         var dtype: DType
         var sampleShape: [Int]
+        var tag: String?
     }
 
     public var limit: Int
-    /// One slot per dtype and sample shape, in order of first appearance;
+    /// One slot per dtype, sample shape and tag, in order of first appearance;
     /// batches are mutated in place (through the array) so that appending a
     /// file does not copy the bytes gathered so far.
     private var slots: [Batch?] = []
@@ -33,10 +36,10 @@ public struct PushBatcher {
 
     public init(limit: Int) { self.limit = max(1, limit) }
 
-    /// Adds a sample-first array; returns the batches that are full.
-    public mutating func add(_ array: LatentArray, file: String) -> [Batch] {
+    /// Adds a sample-first array pushed with `tag`; returns the batches that are full.
+    public mutating func add(_ array: LatentArray, tag: String? = nil, file: String) -> [Batch] {
         var ready: [Batch] = []
-        let key = Key(dtype: array.dtype, sampleShape: Array(array.shape.dropFirst()))
+        let key = Key(dtype: array.dtype, sampleShape: Array(array.shape.dropFirst()), tag: tag)
         let n = array.shape.first ?? 0
         guard n > 0 else { return [] }
         let perSample = array.bytes.count / n
@@ -62,7 +65,7 @@ public struct PushBatcher {
                 var bytes: [UInt8] = []
                 bytes.reserveCapacity(min(limit, max(slice.count, perSample * perChunk)))
                 bytes.append(contentsOf: slice)
-                slots[i] = Batch(dtype: array.dtype, shape: [count] + key.sampleShape, bytes: bytes, files: [file])
+                slots[i] = Batch(dtype: array.dtype, shape: [count] + key.sampleShape, bytes: bytes, tag: tag, files: [file])
             } else {
                 slots[i]!.bytes.append(contentsOf: slice)
                 slots[i]!.shape[0] += count

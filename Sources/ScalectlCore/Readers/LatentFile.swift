@@ -2,7 +2,7 @@ import Foundation
 
 /// The file formats `push` reads, told apart by extension.
 public enum LatentFileFormat: String, Sendable, CaseIterable {
-    case npy, npz, safetensors
+    case npy, npz, safetensors, pt
 
     public init?(path: String) {
         let ext = (path as NSString).pathExtension.lowercased()
@@ -11,11 +11,12 @@ public enum LatentFileFormat: String, Sendable, CaseIterable {
 }
 
 public enum LatentFile {
-    /// Reads the latents in one file; `key` chooses the array inside `.npz`
-    /// and `.safetensors` files and is ignored for `.npy`.
-    public static func read(path: String, key: String?) throws(ReadError) -> LatentArray {
+    /// Reads the arrays to push from one file, following the layout of the
+    /// trainer that wrote it (kohya `.npz`, musubi-tuner `.safetensors`,
+    /// SimpleTuner `.pt`); `options.key` picks one array instead.
+    public static func read(path: String, options: ReadOptions = ReadOptions()) throws(ReadError) -> CacheContents {
         guard let format = LatentFileFormat(path: path) else {
-            throw ReadError("not a .npy, .npz or .safetensors file")
+            throw ReadError("not a .npy, .npz, .safetensors or .pt file")
         }
         let data: Data
         do {
@@ -24,15 +25,21 @@ public enum LatentFile {
             throw ReadError(describe(error))
         }
         switch format {
-        case .npy: return try NPYReader.read(Array(data))
-        case .npz: return try NPZReader.read(data, key: key)
-        case .safetensors: return try SafetensorsReader.read(Array(data), key: key)
+        case .npy:
+            return CacheContents(layout: .plain, pieces: [LatentPiece(array: try NPYReader.read(Array(data)))])
+        case .npz:
+            return try KohyaCache.contents(of: NPZArchive(data), path: path, options: options)
+        case .safetensors:
+            return try MusubiCache.contents(of: SafetensorsFile(Array(data)), path: path, options: options)
+        case .pt:
+            let array = try TorchSaveReader.read(data, key: options.key)
+            return CacheContents(layout: .simpleTuner, pieces: [LatentPiece(array: array, key: options.key, isOneSample: true)])
         }
     }
 
     /// Expands `paths` into the latent files to push: files as given (any
     /// extension, so a typo is reported rather than skipped), directories
-    /// walked recursively for `.npy`, `.npz` and `.safetensors`, in sorted
+    /// walked recursively for `.npy`, `.npz`, `.safetensors` and `.pt`, in sorted
     /// order so that runs are reproducible.
     public static func expand(_ paths: [String]) -> (files: [String], missing: [String]) {
         var files: [String] = []

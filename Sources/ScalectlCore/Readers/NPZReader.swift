@@ -1,27 +1,35 @@
 import Foundation
 import ZIPFoundation
 
-/// Reads one array from a NumPy `.npz` archive (`np.savez` and
-/// `np.savez_compressed`, as kohya-style latent caches are written).
-public enum NPZReader {
-    public static func read(_ data: Data, key requested: String?) throws(ReadError) -> LatentArray {
-        let archive: Archive
+/// A NumPy `.npz` archive (`np.savez` and `np.savez_compressed`, as kohya
+/// caches latents): its array names, and each array read on demand.
+public struct NPZArchive {
+    private let archive: Archive
+    private let entries: [String: Entry]
+
+    public init(_ data: Data) throws(ReadError) {
         do {
             archive = try Archive(data: data, accessMode: .read)
         } catch {
             throw ReadError("not a NumPy .npz file (not a zip archive)")
         }
-        var names: [String: Entry] = [:]
+        var entries: [String: Entry] = [:]
         for entry in archive where entry.type == .file && entry.path.hasSuffix(".npy") {
-            names[String(entry.path.dropLast(4))] = entry
+            entries[String(entry.path.dropLast(4))] = entry
         }
-        let key = try LatentArray.selectKey(available: Array(names.keys), requested: requested)
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(Int(names[key]!.uncompressedSize))
-        do {
-            _ = try archive.extract(names[key]!, skipCRC32: false) { chunk in bytes.append(contentsOf: chunk) }
-        } catch {
-            throw ReadError("cannot extract '\(key)' from the .npz: \(error)")
+        self.entries = entries
+    }
+
+    /// The array names, sorted.
+    public var keys: [String] { entries.keys.sorted() }
+
+    public func array(_ key: String) throws(ReadError) -> LatentArray {
+        guard let entry = entries[key] else {
+            throw ReadError("no array named '\(key)' (it has: \(keys.joined(separator: ", ")))")
+        }
+        let bytes: [UInt8]
+        do { bytes = try archive.bytes(of: entry) } catch {
+            throw ReadError("cannot extract '\(key)' from the .npz: \(error.message)")
         }
         do {
             return try NPYReader.read(bytes)
