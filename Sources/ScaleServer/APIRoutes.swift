@@ -29,8 +29,9 @@ struct APIRoutes: Sendable {
             let stream = await registry.getOrCreate(name)
             return json(try await stream.configure(patch, now: Date()))
         }
-        router.get("/v1/streams/:name") { _, context in
-            json(try await stream(context).status())
+        router.get("/v1/streams/:name") { request, context in
+            let scope = try parse(StatisticsScope.self, request.uri.queryParameters.get("scope"), "scope", default: .local)
+            return json(try await stream(context).status(scope: scope))
         }
         router.delete("/v1/streams/:name") { _, context in
             let name = try StreamName.validate(context.parameters.get("name"))
@@ -44,16 +45,44 @@ struct APIRoutes: Sendable {
             let q = request.uri.queryParameters
             let mode = try parse(NormalizationMode.self, q.get("mode"), "mode", default: .shift)
             let method = try parse(NormalizationMethod.self, q.get("method"), "method", default: .std)
+            let scope = try parse(StatisticsScope.self, q.get("scope"), "scope", default: .local)
             let format = q.get("format") ?? "json"
             guard format == "json" || format == "diffusers" else {
                 throw APIError.badRequest("invalid_query", "format '\(format)' is unknown; use json or diffusers")
             }
-            return json(try await stream(context).normalization(mode: mode, method: method, diffusers: format == "diffusers"))
+            return json(try await stream(context).normalization(mode: mode, method: method, diffusers: format == "diffusers", scope: scope))
         }
         router.get("/v1/streams/:name/histogram") { request, context in
             let s = try await stream(context)
             let q = request.uri.queryParameters
             return json(try await s.histogram(HistogramQuery { q.get($0) }))
+        }
+        router.get("/v1/streams/:name/summary") { request, context in
+            let scope = request.uri.queryParameters.get("scope") ?? "cumulative"
+            guard scope == "cumulative" || scope == "window" else {
+                throw APIError.badRequest("invalid_query", "scope '\(scope)' is unknown for a summary; use cumulative (the default) or window")
+            }
+            let bytes = try await stream(context).summary(window: scope == "window")
+            return Response(status: .ok, headers: [.contentType: summaryMediaType],
+                            body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+        }
+        router.put("/v1/streams/:name/peers/:peer") { request, context in
+            let name = try StreamName.validate(context.parameters.get("name"))
+            let peer = try StreamName.validate(context.parameters.get("peer"), what: "peer")
+            let type = request.headers[.contentType]?.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+            guard type == nil || type == summaryMediaType || type == "application/octet-stream" else {
+                throw APIError(.unsupportedMediaType, "unsupported_media_type", "a peer's body is a summary: send Content-Type \(summaryMediaType)")
+            }
+            let limit = Swift.min(maxBodyBytes, 256 << 20)
+            if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > limit { throw Self.tooLarge(limit) }
+            let body: ByteBuffer
+            do { body = try await request.body.collect(upTo: limit) } catch is NIOTooManyBytesError { throw Self.tooLarge(limit) }
+            let stream = await registry.getOrCreate(name)
+            return json(try await stream.setPeer(peer, bytes: Array(buffer: body), now: Date()))
+        }
+        router.delete("/v1/streams/:name/peers/:peer") { _, context in
+            let peer = try StreamName.validate(context.parameters.get("peer"), what: "peer")
+            return json(try await stream(context).deletePeer(peer, now: Date()))
         }
         router.post("/v1/streams/:name/freeze") { _, context in
             json(try await stream(context).freeze(now: Date()))

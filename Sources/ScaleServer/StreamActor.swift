@@ -44,13 +44,16 @@ actor StreamActor {
         return (state.normalizer(channels: channels), state.referenceVersion)
     }
 
-    private func checkChannels(_ channels: Int) throws(APIError) {
+    func checkChannels(_ channels: Int) throws(APIError) {
         if deleted { throw APIError(.conflict, "stream_deleted", "stream '\(state.name)' was deleted while the push was in flight; push again to recreate it") }
         if let c = state.channels, c != channels {
             throw APIError(.conflict, "channel_mismatch", "stream '\(state.name)' has \(c) channels but this tensor has \(channels) along channel_axis; check channel_axis, or push to another stream (or reset this one)")
         }
         if let rc = state.reference?.channelCount, rc != channels {
             throw APIError(.conflict, "channel_mismatch", "the reference of stream '\(state.name)' has \(rc) channels but this tensor has \(channels); fix reference.latents_mean/latents_std with PUT")
+        }
+        if let (peer, p) = state.peers.first(where: { $0.value.summary.channels != channels }) {
+            throw APIError(.conflict, "channel_mismatch", "stream '\(state.name)' holds a summary of peer '\(peer)' with \(p.summary.channels) channels but this one has \(channels); the nodes are not pushing the same latents (remove the peer with DELETE /v1/streams/\(state.name)/peers/\(peer))")
         }
     }
 
@@ -132,11 +135,14 @@ actor StreamActor {
         }
     }
 
-    func status() -> JSONValue { state.statusJSON(flags: .array(state.activeFlags())) }
+    func status(scope: StatisticsScope = .local) -> JSONValue {
+        state.statusJSON(flags: .array(state.activeFlags()), scope: scope)
+    }
     func listEntry() -> JSONValue { state.listEntryJSON(flags: .array(state.activeFlags())) }
 
-    func normalization(mode: NormalizationMode, method: NormalizationMethod, diffusers: Bool) throws(APIError) -> JSONValue {
-        guard let c = state.cumulative else { throw APIError(NormalizationError.noData) }
+    func normalization(mode: NormalizationMode, method: NormalizationMethod, diffusers: Bool,
+                       scope: StatisticsScope = .local) throws(APIError) -> JSONValue {
+        guard let c = state.cumulative(scope) else { throw APIError(NormalizationError.noData) }
         do {
             let n = try c.normalization(mode: mode, method: method, targetStd: state.config.targetStd)
             return diffusers ? n.diffusersJSON : n.json
@@ -182,10 +188,15 @@ actor StreamActor {
         metrics.remove(state.name)
     }
 
-    private func persist(_ next: StreamState) throws(APIError) {
+    func persist(_ next: StreamState) throws(APIError) {
         do { try db.upsertStream(StreamPersistence.record(next)) } catch {
             throw APIError(.internalServerError, "storage_failed", "could not store the change: \(error)")
         }
+        commit(next)
+    }
+
+    /// Makes a stored change the state in memory.
+    func commit(_ next: StreamState) {
         state = next
         persisted = true
         metrics.update(state)

@@ -1,8 +1,9 @@
 /// Stream names: `^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`.
 enum StreamName {
-    static func validate(_ name: String?) throws(APIError) -> String {
+    /// The name if it follows the stream-name rule (peers follow it too).
+    static func validate(_ name: String?, what: String = "stream") throws(APIError) -> String {
         guard let name, isValid(name) else {
-            throw .badRequest("invalid_stream_name", "stream name '\(name ?? "")' is invalid; use 1 to 128 letters, digits, '.', '_' or '-', starting with a letter or digit (e.g. sdxl-vae-1024)")
+            throw .badRequest("invalid_\(what)_name", "\(what) name '\(name ?? "")' is invalid; use 1 to 128 letters, digits, '.', '_' or '-', starting with a letter or digit (e.g. \(what == "peer" ? "node-a1b2" : "sdxl-vae-1024"))")
         }
         return name
     }

@@ -102,6 +102,13 @@ enum StreamPersistence {
             try row.summary.map { try blob($0, stream: record.name, field: "journal summary at seq \(row.seq)") }
         })
         s.seq = try db.lastSeq(stream: record.name)
+        for p in try db.peers(stream: record.name) {
+            do {
+                s.peers[p.peer] = PeerSummary(summary: try BatchSummary(validating: [UInt8](p.summary)), updatedAt: p.updatedAt)
+            } catch {
+                throw Damaged(stream: record.name, field: "summary of peer '\(p.peer)'", reason: "\(error)")
+            }
+        }
         return s
     }
 

@@ -123,8 +123,7 @@ extension StreamState {
         ])
     }
 
-    var totalsJSON: JSONValue {
-        let c = cumulative
+    func totalsJSON(_ c: BatchSummary?) -> JSONValue {
         return .object([
             ("batches", .int(c?.batches ?? 0)),
             ("samples", .int(c?.samples ?? 0)),
@@ -134,15 +133,29 @@ extension StreamState {
         ])
     }
 
-    /// `GET /v1/streams/{name}`.
-    func statusJSON(flags: JSONValue) -> JSONValue {
-        .object([
+    /// The peers' latest summaries, by name.
+    var peersJSON: JSONValue {
+        .array(peers.keys.sorted().map { name in
+            let p = peers[name]!
+            return .object([("name", .string(name)), ("samples", .int(p.summary.samples)),
+                            ("elements", .int(p.summary.elements)), ("updated_at", Timestamp.json(p.updatedAt))])
+        })
+    }
+
+    /// `GET /v1/streams/{name}`; with `scope` global, totals, cumulative and
+    /// the estimate are over this node's data merged with every peer's; the
+    /// window, drift, clamp and flags stay local.
+    func statusJSON(flags: JSONValue, scope: StatisticsScope = .local) -> JSONValue {
+        let cumulative = self.cumulative(scope)
+        let estimate = try? cumulative?.normalization(mode: .shift, method: .std, targetStd: config.targetStd)
+        return .object([
             ("name", .string(name)),
             ("config", config.json),
             ("created_at", Timestamp.json(createdAt)),
             ("updated_at", Timestamp.json(updatedAt)),
             ("last_push_at", Timestamp.json(lastPushAt)),
-            ("totals", totalsJSON),
+            ("scope", .string(scope.rawValue)),
+            ("totals", totalsJSON(cumulative)),
             ("cumulative", cumulative?.statsJSON ?? BatchSummary.emptyStatsJSON),
             ("window", windowSummaryWithSketch?.statsJSON ?? BatchSummary.emptyStatsJSON),
             ("estimate", estimate?.json ?? .null),
@@ -150,6 +163,7 @@ extension StreamState {
             ("drift", driftJSON),
             ("clamp", clampJSON),
             ("flags", flags),
+            ("peers", peersJSON),
         ])
     }
 

@@ -103,6 +103,22 @@ public struct Snapshot: Sendable, Equatable, Codable {
     }
 }
 
+/// Another node's latest summary of a stream (`scope=global`).
+public struct PeerRecord: Sendable, Equatable, Codable {
+    /// The stream it contributes to.
+    public var stream: String
+    /// The peer's name, unique within the stream.
+    public var peer: String
+    /// The peer's encoded summary, opaque to the store.
+    public var summary: Data
+    /// When it was last replaced.
+    public var updatedAt: Date
+
+    public init(stream: String, peer: String, summary: Data, updatedAt: Date) {
+        self.stream = stream; self.peer = peer; self.summary = summary; self.updatedAt = updatedAt
+    }
+}
+
 /// One change of an alert's state for one (stream, kind).
 public struct AlertTransition: Sendable, Equatable, Codable {
     /// The stream the alert is about.

@@ -32,6 +32,10 @@ extension JournalEntry: StoreRecord {
         """
 }
 
+extension PeerRecord: StoreRecord {
+    public static let databaseTableName = "peers"
+}
+
 extension Snapshot: StoreRecord {
     public static let databaseTableName = "snapshots"
 }
@@ -85,7 +89,7 @@ extension Database {
 
     /// Deletes everything derived from the stream's batches.
     func clearStatistics(of stream: String) throws {
-        for table in ["journal", "snapshots", "alert_events", "alerts"] {
+        for table in ["journal", "snapshots", "alert_events", "alerts", "peers"] {
             try execute(sql: "DELETE FROM \(table) WHERE stream = ?", arguments: [stream])
         }
     }

@@ -73,6 +73,18 @@ enum Schema {
                 );
                 """)
         }
+        migrator.registerMigration("v2-peers") { db in
+            // Other nodes' latest summaries: one row per (stream, peer), replaced on every sync.
+            try db.execute(sql: """
+                CREATE TABLE peers (
+                    stream TEXT NOT NULL REFERENCES streams(name) ON DELETE CASCADE,
+                    peer TEXT NOT NULL,
+                    summary BLOB NOT NULL,
+                    updated_at REAL NOT NULL,
+                    PRIMARY KEY (stream, peer)
+                );
+                """)
+        }
         return migrator
     }()
 }

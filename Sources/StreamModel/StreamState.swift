@@ -58,6 +58,8 @@ public struct StreamState: Sendable {
     public var alerts: [AlertKind: AlertMachine] = [:]
     /// The normalized mean when a declared, unshifted reference was first evaluated.
     public var meanBaseline: Double?
+    /// Other nodes' latest summaries, by peer name (`scope=global`).
+    public var peers: [String: PeerSummary] = [:]
 
     public init(name: String, config: StreamConfig = StreamConfig(), now: Date) {
         self.name = name; self.config = config; createdAt = now; updatedAt = now
@@ -98,9 +100,11 @@ public struct StreamState: Sendable {
         updatedAt = now
     }
 
-    /// Clears statistics (and a frozen reference, which came from them); keeps config.
+    /// Clears statistics (and a frozen reference, which came from them, and the
+    /// peers' summaries); keeps config.
     public mutating func reset(now: Date) {
         channels = nil; cumulative = nil; window = []; windowSummary = nil
+        peers = [:]
         lastPushAt = nil
         alerts = [:]
         if frozen != nil { frozen = nil; bumpReference() }

@@ -221,7 +221,7 @@ import Testing
         var table: [String: Set<HTTPRequest.Method>] = [:]
         for r in probe.routes { table["\(r.path)", default: []].insert(r.method) }
         let registered = table
-        #expect(registered.count == 11)
+        #expect(registered.count == 13)
         try await Self.app().test(.router) { client in
             let missing = try await client.execute(uri: "/v1/nothing-here", method: .get)
             #expect(missing.status == .notFound)
