@@ -212,6 +212,38 @@ struct ReportSVGTests {
         #expect(page.contains("Chan"))
     }
 
+    @Test(arguments: [
+        #"[{"tag":"512x512","samples":64,"scaling_factor":0.52,"scaling_factor_ci95":[0.51,0.53]},{"tag":"1024x1024","samples":32,"scaling_factor":0.47,"scaling_factor_ci95":[0.46,0.48]}]"#,
+        #"{"512x512":{"samples":64,"scaling_factor":0.52,"scaling_factor_ci95":[0.51,0.53]},"1024x1024":{"samples":32,"scaling_factor":0.47,"scaling_factor_ci95":[0.46,0.48]}}"#,
+    ])
+    func bucketsAndOutliersRenderWhenPresent(buckets: String) throws {
+        var status = Self.status()
+        status.set("buckets", try JSONValue(parsing: buckets))
+        status.set("outliers", try JSONValue(parsing: #"[{"sample":3,"z":9.5,"reason":"robust z-score"}]"#))
+        let input = ReportInput(stream: "s", generatedAt: Date(), status: status, history: [], alerts: [])
+        let chart = try #require(ReportCharts.buckets(input))
+        #expect(chart.svg.contains(">512x512</text>") && chart.svg.contains(">1024x1024</text>"))
+        #expect(chart.table.rows.map { $0[0] } == ["512x512", "1024x1024"])
+        #expect(chart.table.rows[1] == ["1024x1024", "0.47", "0.46", "0.48"])
+        let page = ReportPage.render(input, charts: ReportCharts.all(input))
+        #expect(page.contains("<h2>Buckets and outliers</h2>") && page.contains("robust z-score"))
+        // Without buckets, no section.
+        let plain = ReportInput(stream: "s", generatedAt: Date(), status: Self.status(), history: [], alerts: [])
+        #expect(ReportCharts.buckets(plain) == nil)
+        #expect(!ReportPage.render(plain, charts: ReportCharts.all(plain)).contains("Buckets and outliers"))
+    }
+
+    @Test func perChannelReferenceDrawsANormalCurveAndNoMeanChart() throws {
+        var status = Self.status()
+        status.set("reference", try JSONValue(parsing: #"{"source":"declared","scaling_factor":1,"shift_factor":null,"latents_mean":[0.1,-0.1],"latents_std":[2,1.9]}"#))
+        let h = try #require(ReportHistogram.fromStatus(status))
+        #expect(h.source == .normal && abs(h.shareOutside(1) - 0.3173) < 0.005)
+        #expect(ReportInput.diffusersMode(for: status) == "channel")
+        let input = ReportInput(stream: "s", generatedAt: Date(), status: status, history: [], alerts: [], histogram: h)
+        #expect(ReportCharts.historyMean(input) == nil)
+        #expect(try #require(ReportCharts.histogram(input)).notes[0].contains("normal curve"))
+    }
+
     @Test func heatmapColoursAreDivergingAndCapped() {
         #expect(HeatmapChart.color(0) == (r: 236, g: 236, b: 236))
         #expect(HeatmapChart.color(-1) == (r: 0, g: 114, b: 178))

@@ -2,6 +2,7 @@
 /// (`prefers-color-scheme`). The page includes it once; a standalone `.svg`
 /// file carries its own copy.
 public enum ChartStyle {
+    /// The stylesheet text (CSS custom properties, then rules scoped to `svg.chart`).
     public static let css = """
         :root, svg.chart {
           --fg: #1b1b1b; --muted: #5c5c5c; --bg: #ffffff; --grid: #e4e4e4; --panel: #f6f6f6;

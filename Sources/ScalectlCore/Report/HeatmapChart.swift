@@ -4,10 +4,14 @@ import Foundation
 /// cells, on a diverging blue–grey–vermillion scale from the Okabe–Ito
 /// palette, with a colour key.
 public struct HeatmapChart: Sendable {
+    /// The element id, also the file name stem for `--svg`.
     public var id: String
     public var title: String
+    /// What the chart shows, for screen readers (`<desc>`).
     public var summary: String
+    /// One label per row and column.
     public var labels: [String]
+    /// The matrix, row-major; values outside [-1, 1] take the end colours.
     public var values: [[Double]]
     public var axisLabel = "channel"
 
@@ -31,6 +35,8 @@ public struct HeatmapChart: Sendable {
                 Int((mid.b + (end.b - mid.b) * a).rounded()))
     }
 
+    /// The heatmap as an `<svg>` element; `standalone` adds the XML namespace
+    /// and the stylesheet, for a `.svg` file of its own.
     public func svg(standalone: Bool = false) -> String {
         let n = values.count
         let cell = n <= 8 ? 44.0 : n <= 16 ? 30.0 : Swift.max(8, 480 / Double(Swift.max(n, 1)))

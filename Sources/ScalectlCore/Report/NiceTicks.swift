@@ -92,7 +92,9 @@ public struct NiceTicks: Equatable, Sendable {
 /// A linear map from data values (`domain`) to pixels (`range`); `range`
 /// may run backwards, as a y axis does.
 public struct LinearScale: Equatable, Sendable {
+    /// The data interval.
     public var domain: (lo: Double, hi: Double)
+    /// The pixels `domain.lo` and `domain.hi` map to.
     public var range: (from: Double, to: Double)
 
     public init(domain: (Double, Double), range: (Double, Double)) {

@@ -8,8 +8,10 @@ import Foundation
 /// out as if computed over every element, without E[x²] − E[x]² (latents
 /// offset by 1e4 stay exact).
 public struct PooledMoments: Equatable, Sendable {
+    /// Number of values (a Double: counts of elements exceed Int32 and are summed as weights).
     public var count: Double
     public var mean: Double
+    /// Σ (x − mean)².
     public var m2: Double
 
     public static let empty = PooledMoments(count: 0, mean: 0, m2: 0)

@@ -157,7 +157,7 @@ public enum ReportCharts {
         addSpans(&chart, firingSpans(input, batches, axis))
         let rows = batches.map { b in [String(b.seq), b.step.map(String.init) ?? "-", b.time.map(Fmt.timestamp) ?? "-", f(b.normalizedStd), f(b.clampFraction, 3)] }
         return ReportChart(id: "history-std", heading: "Normalized std per batch",
-                           notes: ["One point per pushed batch (GET …/history): the batch's std after the reference normalization in use when it was pushed. The green band is target_std × (1 ± drift_tolerance); shaded columns are periods when an alert was firing (GET /v1/alerts). scaled's variance_drift test looks at the whole window and its newest batches with a noise-aware test, so a single batch outside the band does not fire."],
+                           notes: ["One point per pushed batch (GET …/history): the batch's std after the reference normalization in use when it was pushed. The green band is target_std × (1 ± drift_tolerance); shaded columns are the periods of alerts that fired, from the alert's since (when its condition first held, pending included) to its resolution or the latest batch (GET /v1/alerts?all=true), as in scalectl history. scaled's variance_drift test looks at the whole window and its newest batches with a noise-aware test, so a single batch outside the band does not fire."],
                            chart: chart,
                            table: DataTable(caption: "Per-batch history", headers: ["seq", "step", "time", "normalized std", "clamp share"], rows: rows))
     }

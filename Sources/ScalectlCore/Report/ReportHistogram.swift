@@ -8,6 +8,7 @@ import Foundation
 /// is estimated from the status alone (``fromStatus(_:bins:)``). The page
 /// says which one it drew.
 public struct ReportHistogram: Sendable, Equatable {
+    /// Where the bins came from.
     public enum Source: String, Sendable {
         /// `GET …/histogram`.
         case endpoint

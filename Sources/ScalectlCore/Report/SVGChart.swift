@@ -76,18 +76,24 @@ public struct LegendEntry: Sendable {
 /// its scales as `data-x-domain`/`data-x-range` (and y) so that tests, or
 /// anyone, can read a mark's pixel coordinates back as data values.
 public struct XYChart: Sendable {
+    /// The element id, also the file name stem for `--svg`.
     public var id: String
+    /// The title drawn above the plot and given as `<title>`.
     public var title: String
     /// What the chart shows, for screen readers (`<desc>`).
     public var summary: String
+    /// Axis labels, with their units.
     public var xLabel: String
     public var yLabel: String
+    /// What is drawn, in order (later marks on top).
     public var marks: [ChartMark] = []
     public var legend: [LegendEntry] = []
+    /// Size in CSS pixels (the SVG scales down to fit narrower pages).
     public var width = 760.0
     public var height = 320.0
     /// Integer x positions labelled with these names instead of numbers (channels).
     public var categories: [String]?
+    /// About how many ticks each axis gets (see ``NiceTicks``).
     public var xTickCount = 8
     public var yTickCount = 6
 
