@@ -244,6 +244,17 @@ struct ReportSVGTests {
         #expect(try #require(ReportCharts.histogram(input)).notes[0].contains("normal curve"))
     }
 
+    @Test func longHistoriesKeepEachRunsExtremes() {
+        #expect(ReportCharts.decimate([1, 2, 3]) == [0, 1, 2])
+        var ys = (0..<100_000).map { Double($0 % 7) * 0.001 + 1 }
+        ys[54_321] = 1.5                      // one spike
+        ys[7] = .nan
+        let keep = ReportCharts.decimate(ys, maxPoints: 1000)
+        #expect(keep.count <= 1000 && keep.count >= 900)
+        #expect(keep.contains(54_321) && !keep.contains(7))
+        #expect(keep == keep.sorted())
+    }
+
     @Test func heatmapColoursAreDivergingAndCapped() {
         #expect(HeatmapChart.color(0) == (r: 236, g: 236, b: 236))
         #expect(HeatmapChart.color(-1) == (r: 0, g: 114, b: 178))

@@ -90,6 +90,25 @@ public enum ReportCharts {
 
     // MARK: history
 
+    /// Which points of a long series to draw: all of them up to `maxPoints`,
+    /// else the smallest and the largest of each run of consecutive points
+    /// (in their order), so that a one-batch spike still shows.
+    public static func decimate(_ values: [Double], maxPoints: Int = 1500) -> [Int] {
+        guard values.count > maxPoints, maxPoints >= 2 else { return Array(values.indices) }
+        let run = Int((Double(values.count) / Double(maxPoints / 2)).rounded(.up))
+        var keep: [Int] = []
+        for start in stride(from: 0, to: values.count, by: run) {
+            let idx = (start..<Swift.min(start + run, values.count)).filter { values[$0].isFinite }
+            guard let lo = idx.min(by: { values[$0] < values[$1] }), let hi = idx.max(by: { values[$0] < values[$1] }) else { continue }
+            keep += lo == hi ? [lo] : [Swift.min(lo, hi), Swift.max(lo, hi)]
+        }
+        return keep
+    }
+
+    static func decimationNote(_ kept: Int, of total: Int) -> String {
+        kept < total ? " With \(total) batches, the line and the table keep the lowest and the highest batch of each run of consecutive batches (\(kept) points)." : ""
+    }
+
     struct Axis {
         var xs: [Double]
         var label: String
@@ -150,14 +169,15 @@ public enum ReportCharts {
         var chart = XYChart(id: "history-std", title: "Normalized std per batch",
                             summary: "Each batch's std after the reference normalization, against the band target_std × (1 ± drift_tolerance) = \(f(t * (1 - tol), 4))…\(f(t * (1 + tol), 4)).",
                             xLabel: axis.label, yLabel: "normalized std (dimensionless)")
+        let keep = decimate(ys)
         chart.marks = [.yspan(from: t * (1 - tol), to: t * (1 + tol), color: .green, role: "tolerance"),
                        .hline(y: t, color: .green, dashed: true, role: "target", label: "target \(f(t, 4))"),
-                       .line(x: axis.xs, y: ys, color: .blue)]
+                       .line(x: keep.map { axis.xs[$0] }, y: keep.map { ys[$0] }, color: .blue)]
         chart.legend = [LegendEntry("normalized std", .blue), LegendEntry("target ± \(Fmt.percent(tol))", .green, .box)]
         addSpans(&chart, firingSpans(input, batches, axis))
-        let rows = batches.map { b in [String(b.seq), b.step.map(String.init) ?? "-", b.time.map(Fmt.timestamp) ?? "-", f(b.normalizedStd), f(b.clampFraction, 3)] }
+        let rows = keep.map { batches[$0] }.map { b in [String(b.seq), b.step.map(String.init) ?? "-", b.time.map(Fmt.timestamp) ?? "-", f(b.normalizedStd), f(b.clampFraction, 3)] }
         return ReportChart(id: "history-std", heading: "Normalized std per batch",
-                           notes: ["One point per pushed batch (GET …/history): the batch's std after the reference normalization in use when it was pushed. The green band is target_std × (1 ± drift_tolerance); shaded columns are the periods of alerts that fired, from the alert's since (when its condition first held, pending included) to its resolution or the latest batch (GET /v1/alerts?all=true), as in scalectl history. scaled's variance_drift test looks at the whole window and its newest batches with a noise-aware test, so a single batch outside the band does not fire."],
+                           notes: ["One point per pushed batch (GET …/history): the batch's std after the reference normalization in use when it was pushed. The green band is target_std × (1 ± drift_tolerance); shaded columns are the periods of alerts that fired, from the alert's since (when its condition first held, pending included) to its resolution or the latest batch (GET /v1/alerts?all=true), as in scalectl history. scaled's variance_drift test looks at the whole window and its newest batches with a noise-aware test, so a single batch outside the band does not fire." + decimationNote(keep.count, of: batches.count)],
                            chart: chart,
                            table: DataTable(caption: "Per-batch history", headers: ["seq", "step", "time", "normalized std", "clamp share"], rows: rows))
     }
@@ -181,13 +201,14 @@ public enum ReportCharts {
         var chart = XYChart(id: "history-mean", title: "Normalized mean per batch",
                             summary: "Each batch's mean after \(what), against the band \(f(centre, 3)) ± drift_tolerance × target_std.",
                             xLabel: axis.label, yLabel: "normalized mean (dimensionless)")
+        let keep = decimate(ys)
         chart.marks = [.yspan(from: centre - tol * t, to: centre + tol * t, color: .green, role: "tolerance"),
                        .hline(y: centre, color: .green, dashed: true, role: "target", label: "centre \(f(centre, 3))"),
-                       .line(x: axis.xs, y: ys, color: .orange)]
+                       .line(x: keep.map { axis.xs[$0] }, y: keep.map { ys[$0] }, color: .orange)]
         chart.legend = [LegendEntry("normalized mean", .orange), LegendEntry("centre ± drift_tolerance × target_std", .green, .box)]
         addSpans(&chart, firingSpans(input, batches, axis))
-        let rows = zip(batches, ys).map { b, y in [String(b.seq), b.step.map(String.init) ?? "-", f(b.mean), f(y)] }
-        var notes = ["The batch mean from the history, normalized as (mean − \(f(shift))) × \(f(factor)) under \(what) (the one in use now, for every batch)."]
+        let rows = keep.map { i in [String(batches[i].seq), batches[i].step.map(String.init) ?? "-", f(batches[i].mean), f(ys[i])] }
+        var notes = ["The batch mean from the history, normalized as (mean − \(f(shift))) × \(f(factor)) under \(what) (the one in use now, for every batch)." + decimationNote(keep.count, of: batches.count)]
         notes.append(centre == 0 ? "The band is centred on 0 because the reference centres the latents (a declared shift or a frozen estimate)."
                                   : "The band is centred on the cumulative normalized mean: scaled compares with the normalized mean when the reference was first evaluated, which it does not export.")
         return ReportChart(id: "history-mean", heading: "Normalized mean per batch", notes: notes, chart: chart,
