@@ -163,26 +163,41 @@ def test_every_promql_expression_parses(tmp_path):
     assert f"SUCCESS: {len(exprs)} rules found" in out.stdout + out.stderr
 
 
-def test_every_metric_name_is_exported_by_the_daemon(daemon):
+def daemon_exposition(daemon) -> set[str]:
+    """Metric names in /metrics after a push with a tag and a NaN, so that
+    every per-stream, per-kind and per-bucket series exists."""
     rng = np.random.default_rng(7)
     x = rng.standard_normal((4, 4, 8, 8)).astype(np.float32)
     x[0, 0, 0, 0] = np.nan
     assert daemon.push_raw("sd15", x, query="step=1&tag=512x512")[0] == 200
-    exposition = daemon.get("/metrics").decode()
-    exported = exported_names(exposition)
+    return exported_names(daemon.get("/metrics").decode())
+
+
+def dashboard_metric_names() -> set[str]:
     used = set()
     for _, expr in expressions(load_dashboard()):
         used |= metric_names(expr)
+    return used
+
+
+def test_every_metric_name_is_exported_by_the_daemon(daemon):
+    exported = daemon_exposition(daemon)
+    used = dashboard_metric_names()
     assert {"scaled_normalized_std", "scaled_push_duration_seconds_bucket", "scaled_alert_firing"} <= used
-    missing = sorted(used - exported)
-    not_yet = [m for m in missing if m in NOT_YET_EXPORTED_OK]
-    really_missing = [m for m in missing if m not in NOT_YET_EXPORTED_OK]
-    assert not really_missing, f"dashboard uses metrics scaled does not export: {really_missing}\nexported: {sorted(exported)}"
-    if not_yet:
-        message = "dashboard metrics not exported yet (allowed, listed in NOT_YET_EXPORTED_OK): " + ", ".join(
-            f"{m} ({NOT_YET_EXPORTED_OK[m]})" for m in not_yet)
-        warnings.warn(message)
-        pytest.skip(message)
+    assert set(NOT_YET_EXPORTED_OK) <= used, "NOT_YET_EXPORTED_OK lists a metric the dashboard does not use"
+    missing = sorted(used - exported - set(NOT_YET_EXPORTED_OK))
+    assert not missing, f"dashboard uses metrics scaled does not export: {missing}\nexported: {sorted(exported)}"
+
+
+@pytest.mark.parametrize("metric", sorted(NOT_YET_EXPORTED_OK))
+def test_metric_still_to_come(daemon, metric):
+    """The one allowed exception, checked on its own: passes once scaled
+    exports it, and is skipped, by name and with the work that adds it, until then."""
+    if metric in daemon_exposition(daemon):
+        return
+    message = f"{metric} is not exported by this scaled yet ({NOT_YET_EXPORTED_OK[metric]}); its dashboard panel stays empty"
+    warnings.warn(message)
+    pytest.skip(message)
 
 
 def test_metric_name_extraction():
