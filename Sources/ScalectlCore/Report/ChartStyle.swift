@@ -22,6 +22,7 @@ public enum ChartStyle {
         svg.chart .tick, svg.chart .rlabel, svg.chart .note { fill: var(--muted); font-size: 11px; }
         svg.chart .note { font-size: 12px; fill: var(--fg); }
         svg.chart .alabel { font-size: 12px; }
+        svg.chart .note, svg.chart .rlabel { paint-order: stroke; stroke: var(--bg); stroke-width: 3px; stroke-linejoin: round; }
         svg.chart .grid line { stroke: var(--grid); stroke-width: 1; }
         svg.chart .axis line { stroke: var(--muted); stroke-width: 1; }
         svg.chart .line { fill: none; stroke-width: 1.8; }
