@@ -18,7 +18,7 @@ public struct Scalectl: AsyncParsableCommand {
             """,
         version: version,
         subcommands: [
-            Status.self, Normalization.self, Watch.self, Alerts.self, History.self,
+            Status.self, Normalization.self, Watch.self, Alerts.self, History.self, Report.self,
             Push.self, Config.self, Freeze.self, Reset.self, Delete.self,
         ]
     )
