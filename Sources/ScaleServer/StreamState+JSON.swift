@@ -54,26 +54,17 @@ func quantileKey(_ q: Double) -> String {
 extension Normalization {
     /// The full normalization object (`format=json`).
     var json: JSONValue {
-        var pairs: [(String, JSONValue)] = [
-            ("mode", .string(mode.rawValue)),
-            ("method", .string(method.rawValue)),
-            ("target_std", .num(targetStd)),
-            ("scaling_factor", .num(scalingFactor)),
-        ]
-        if mode == .shift { pairs.append(("shift_factor", .num(shiftFactor))) }
-        if mode == .channel || mode == .whiten { pairs.append(("latents_mean", .nums(latentsMean))) }
-        if mode == .channel {
-            pairs.append(("latents_std", .nums(latentsStd)))
-            pairs.append(("latents_std_ci95", latentsStdCI95.map { .array($0.map { .nums($0) }) } ?? .null))
-        }
-        if mode == .whiten { pairs.append(("whitening_matrix", .array((whiteningMatrix ?? []).map { .nums($0) }))) }
-        pairs += [
-            ("samples", .int(samples)),
-            ("elements", .int(elements)),
-            ("scaling_factor_ci95", .nums(scalingFactorCI95)),
-            ("converged", .bool(converged)),
-        ]
-        return .object(pairs)
+        .object(fields.map { key, value in
+            switch value {
+            case .text(let t): (key, .string(t))
+            case .number(let d): (key, .num(d))
+            case .numbers(let v): (key, .nums(v))
+            case .intervals(let v): (key, v.map { .array($0.map { .nums($0) }) } ?? .null)
+            case .matrix(let m): (key, .array((m ?? []).map { .nums($0) }))
+            case .integer(let i): (key, .int(i))
+            case .flag(let b): (key, .bool(b))
+            }
+        })
     }
 
     /// Only the keys to merge into a diffusers VAE `config.json` (`format=diffusers`).

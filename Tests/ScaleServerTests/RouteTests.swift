@@ -227,7 +227,7 @@ import Testing
             #expect(missing.status == .notFound)
             #expect(try Self.code(missing) == "not_found")
             for (pattern, methods) in registered {
-                let uri = pattern.replacingOccurrences(of: "{name}", with: "some-stream")
+                let uri = pattern.replacingOccurrences(of: "{name}", with: "some-stream").replacingOccurrences(of: "{peer}", with: "some-peer")
                 #expect(!uri.contains("{") && !uri.contains(":"), "\(pattern) has a capture this test does not fill")
                 for method in [HTTPRequest.Method.get, .put, .post, .delete, .patch] where !methods.contains(method) {
                     let r = try await client.execute(uri: uri, method: method)
