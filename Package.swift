@@ -64,7 +64,7 @@ let package = Package(
         .target(
             name: "ScalectlCore",
             dependencies: [
-                "NpyFormat", "ScaledPaths",
+                "NpyFormat", "ScaledPaths", "LatentStats",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),

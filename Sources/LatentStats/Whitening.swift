@@ -7,6 +7,9 @@ public enum Whitening {
     /// Throws when Σ is singular (smallest eigenvalue ≤ 1e-12 of the largest).
     public static func inverseSquareRoot(_ cov: ChannelCovariance) throws(NormalizationError) -> [[Double]] {
         guard var a = cov.covariance else { throw .noData }
+        // One thread everywhere, so that every process (scaled, scalectl merge)
+        // gets the same bits from the same covariance.
+        BLASSetup.once()
         let n = cov.channels
         var w = [Double](repeating: 0, count: n)
         let info = LAPACKE_dsyevd(LAPACK_ROW_MAJOR, Int8(UInt8(ascii: "V")), Int8(UInt8(ascii: "U")),

@@ -19,7 +19,7 @@ public struct Scalectl: AsyncParsableCommand {
         version: version,
         subcommands: [
             Status.self, Normalization.self, Watch.self, Alerts.self, History.self, Report.self,
-            Push.self, Config.self, Freeze.self, Reset.self, Delete.self,
+            Push.self, Config.self, Freeze.self, Reset.self, Delete.self, Export.self, Import.self, Merge.self,
         ]
     )
 
