@@ -98,7 +98,8 @@ class LatentScaleCallback(Callback):
         self.socket = socket
         self.every = int(every)
         self.sync_every = sync_every
-        self.log = log
+        # Not `self.log`: Lightning sets `callback.log = pl_module.log` on every callback.
+        self.log_figures = bool(log)
         self.monitor_kwargs = monitor_kwargs
         self.monitor: Optional[Monitor] = None
         self._batches = 0
@@ -127,7 +128,7 @@ class LatentScaleCallback(Callback):
                 monitor.push(tensor, step=int(trainer.global_step))
         if self.sync_every is not None and (n + 1) % self.sync_every == 0:
             monitor.sync()  # type: ignore[attr-defined]
-        if self.log and trainer.is_global_zero:
+        if self.log_figures and trainer.is_global_zero:
             scalars = monitor.scalars()
             for key in LOGGED_KEYS:
                 # A float64 CPU tensor: a Python float would be stored as float32, and the
