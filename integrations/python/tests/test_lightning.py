@@ -341,3 +341,44 @@ def test_sync_every_needs_monitor_sync() -> None:
         LatentScaleCallback("s", latents="latents", every=0)
     with pytest.raises(TypeError):
         LatentScaleCallback("s", latents=3)  # type: ignore[arg-type]
+
+
+@pytest.mark.e2e
+def test_two_ranks_ddp_spawn_on_cpu(scaled: Any, request: pytest.FixtureRequest, tmp_path: Any) -> None:
+    """Two processes (ddp_spawn, gloo): each rank pushes its own shard (Lightning's
+    DistributedSampler) with its rank tag and steps, and the shards together are exactly
+    the dataset; rank 0's figures reach the logger once a step."""
+    from lightning.pytorch.loggers import CSVLogger
+
+    stream = stream_name(request)
+    steps = 3
+    data = loader(2 * BATCH * steps, seed=4)
+    cb = LatentScaleCallback(stream, latents="latents", socket=scaled.socket, config=CONFIG)
+    csv = CSVLogger(str(tmp_path), name="csv", version=0)
+    trainer = pl.Trainer(
+        accelerator="cpu",
+        devices=2,
+        strategy="ddp_spawn",
+        max_steps=steps,
+        max_epochs=1,
+        logger=csv,
+        log_every_n_steps=1,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=str(tmp_path),
+        callbacks=[cb],
+    )
+    trainer.fit(TinyModule(), data)
+    with Client(scaled.socket) as client:
+        st = client.status(stream)
+        rows = client.history(stream)["history"]
+    assert st["totals"]["batches"] == 2 * steps
+    assert sorted(r["tag"] for r in rows) == ["rank0of2"] * steps + ["rank1of2"] * steps
+    check_stats(st["cumulative"], f64(data.dataset.z), "cumulative")  # the two shards make the dataset
+    for r in (0, 1):
+        assert [row["step"] for row in rows if row["tag"] == f"rank{r}of2"] == list(range(1, steps + 1))
+    text = (tmp_path / "csv" / "version_0" / "metrics.csv").read_text()
+    header = text.splitlines()[0].split(",")
+    assert set(LOGGED_KEYS) <= set(header), header
+    assert len([line for line in text.splitlines()[1:] if line.strip()]) == steps  # one row a step, from rank 0

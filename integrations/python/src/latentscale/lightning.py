@@ -91,8 +91,6 @@ class LatentScaleCallback(Callback):
                     "sync_every needs Monitor.sync() (one normalization for the whole job, merged across "
                     "ranks), which this version of latentscale does not have; leave sync_every=None"
                 )
-        if "every" in monitor_kwargs:
-            raise TypeError("pass every= to LatentScaleCallback, not to the Monitor")
         self.stream = stream
         self.latents = latents
         self.socket = socket
