@@ -87,6 +87,18 @@ def test_listing_refreshed_once_after_a_backlog(fake: FakeScaled) -> None:
         assert m.scalars()["latentscale/normalized_std"] == 1.25
 
 
+def test_refreshed_under_a_backlog_that_does_not_drain(fake: FakeScaled) -> None:
+    fake.delay = 0.1
+    fake.listing_extra = {"normalized_std": 1.5, "clamp_fraction": 0.5}
+    with Monitor("busy", socket=fake.path, queue_size=16) as m:
+        m._scalars_max_age = 0.25
+        for i in range(12):  # 1.2 s of pushes, the queue never empty until the last
+            assert m.push(batch(i))
+        assert m.flush(10)
+    assert m.stats.pushed == 12
+    assert 3 <= listings(fake) <= 6  # about every 0.25 s, then once at the end; not once a push
+
+
 def timed(fn: Any) -> float:
     t = time.perf_counter()
     fn()

@@ -22,6 +22,8 @@ __all__ = ["Monitor", "MonitorStats", "rank_tag", "SCALAR_KEYS"]
 log = logging.getLogger("latentscale")
 
 WARN_INTERVAL = 60.0
+# Under a backlog that never drains, scalars() is still refreshed this often (seconds).
+SCALARS_MAX_AGE = 5.0
 
 #: The keys of :meth:`Monitor.scalars`, in order.
 SCALAR_KEYS = (
@@ -170,6 +172,8 @@ class Monitor:
         # (one reference assignment), read without a lock by the training loop.
         self._view: Dict[str, float] = _EMPTY_VIEW
         self._stale = False  # a push was acknowledged since the view was last refreshed
+        self._refreshed_at = time.monotonic()
+        self._scalars_max_age = SCALARS_MAX_AGE
         self._last_error: Optional[str] = None
         self._stop = threading.Event()
         self._abandon = False
@@ -275,7 +279,8 @@ class Monitor:
         A daemon figure is NaN until the daemon has reported it. Never blocks and
         never raises: it reads what the sending thread last stored, which refreshes
         the first four after each acknowledged push once it has caught up with the
-        queue (``flush()`` waits for that refresh). With ``scaled`` slow, stopped or
+        queue (``flush()`` waits for that refresh), and at least every 5 s under a
+        backlog that never drains. With ``scaled`` slow, stopped or
         gone the last figures stay and ``dropped`` grows.
         """
         out = dict(self._view)
@@ -434,6 +439,7 @@ class Monitor:
         """
         listing = self._client.streams()
         self._stale = False
+        self._refreshed_at = time.monotonic()
         for entry in listing.get("streams") or []:
             if isinstance(entry, Mapping) and entry.get("name") == self.stream:
                 flags = entry.get("flags")
@@ -518,7 +524,9 @@ def _run_worker(ref: "weakref.ref[Monitor]") -> None:
             if item is not None:
                 if connected and not m._abandon:
                     connected = _send_one(m, item)
-                    if connected and m._stale and not m._abandon and not _batches_waiting(q):
+                    if connected and m._stale and not m._abandon and (
+                        not _batches_waiting(q) or time.monotonic() - m._refreshed_at > m._scalars_max_age
+                    ):
                         connected = _refresh_one(m)
                     if not connected:
                         retry_at = time.monotonic() + backoff
@@ -544,8 +552,9 @@ def _batches_waiting(q: "queue.Queue[Optional[_Item]]") -> bool:
 def _refresh_one(m: Monitor) -> bool:
     """Refresh what scalars() reports; returns whether the connection is still believed up.
 
-    Done only when the queue holds no batch, so a backlog is never slowed by it; a
-    failure here is not a failed batch.
+    Done when the queue holds no batch, so a backlog is not slowed by it (and at least
+    every SCALARS_MAX_AGE seconds under one that never drains); a failure here is not a
+    failed batch.
     """
     try:
         m._refresh()
