@@ -54,7 +54,8 @@ class LatentScaleCallback(Callback):
             with ``sync``; where latentscale has none yet, passing it raises.
         log: on global rank 0, log :data:`LOGGED_KEYS` with ``pl_module.log``
             (``on_step=True, on_epoch=False, sync_dist=False, rank_zero_only=True``)
-            after each batch. The values are the monitor's latest (see
+            after each batch, as float64 tensors (kept as ``callback.log_figures``:
+            Lightning overwrites ``callback.log``). The values are the monitor's latest (see
             :meth:`Monitor.scalars`): pushing is asynchronous, so a step logs what the
             daemon answered for an earlier push. NaN until the daemon has said.
         monitor_kwargs: passed to :class:`latentscale.Monitor` (``config``,
