@@ -45,6 +45,10 @@ class FakeScaled:
         self.delay = 0.0  # seconds each push takes
         self.light = False  # don't keep values (latency runs with big batches)
         self.flags: List[Dict[str, Any]] = []
+        # Extra fields of each GET /v1/streams entry (normalized_std, clamp_fraction, ...)
+        # and how long that listing takes.
+        self.listing_extra: Dict[str, Any] = {}
+        self.list_delay = 0.0
         self.requests: List[Dict[str, Any]] = []
         self.streams: Dict[str, Dict[str, Any]] = {}
         self.lock = threading.Lock()
@@ -179,7 +183,13 @@ class _Handler(BaseHTTPRequestHandler):
         elif parts == ["v1", "alerts"] and method == "GET":
             status, payload = 200, {"alerts": [], "all": query.get("all") == "true"}
         elif parts == ["v1", "streams"] and method == "GET":
-            status, payload = 200, {"streams": [{"name": n, "batches": s["batches"], "samples": s["samples"]} for n, s in fake.streams.items()]}
+            if fake.list_delay:
+                time.sleep(fake.list_delay)
+            with fake.lock:
+                entries = [{"name": n, "batches": s["batches"], "samples": s["samples"],
+                            "scaling_factor": fake.normalization(s)["scaling_factor"], "flags": fake.flags,
+                            **fake.listing_extra} for n, s in fake.streams.items()]
+            status, payload = 200, {"streams": entries}
         elif len(parts) >= 3 and parts[:2] == ["v1", "streams"]:
             name, rest = parts[2], parts[3:]
             record["stream"] = name

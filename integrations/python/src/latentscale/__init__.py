@@ -11,7 +11,7 @@ from typing import Any
 
 from ._client import Client, UnixHTTPConnection, default_socket_path
 from ._errors import LatentScaleConnectionError, LatentScaleError
-from ._monitor import Monitor, MonitorStats, rank_tag
+from ._monitor import SCALAR_KEYS, Monitor, MonitorStats, rank_tag
 
 __version__ = "0.1.0"
 
@@ -19,6 +19,7 @@ __all__ = [
     "Client",
     "Monitor",
     "MonitorStats",
+    "SCALAR_KEYS",
     "LatentScaleError",
     "LatentScaleConnectionError",
     "UnixHTTPConnection",

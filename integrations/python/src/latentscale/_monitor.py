@@ -17,11 +17,27 @@ from ._client import Client
 from ._errors import LatentScaleConnectionError, LatentScaleError
 from ._tensors import BufferPool, Snapshot, is_torch_tensor, snapshot
 
-__all__ = ["Monitor", "MonitorStats", "rank_tag"]
+__all__ = ["Monitor", "MonitorStats", "rank_tag", "SCALAR_KEYS"]
 
 log = logging.getLogger("latentscale")
 
 WARN_INTERVAL = 60.0
+# Under a backlog that never drains, scalars() is still refreshed this often (seconds).
+SCALARS_MAX_AGE = 5.0
+
+#: The keys of :meth:`Monitor.scalars`, in order.
+SCALAR_KEYS = (
+    "latentscale/normalized_std",
+    "latentscale/clamp_fraction",
+    "latentscale/scaling_factor",
+    "latentscale/flags_firing",
+    "latentscale/pushed",
+    "latentscale/dropped",
+)
+
+_NAN = float("nan")
+_DAEMON_KEYS = SCALAR_KEYS[:4]
+_EMPTY_VIEW: Dict[str, float] = {k: _NAN for k in _DAEMON_KEYS}
 
 
 @dataclass(frozen=True)
@@ -152,6 +168,12 @@ class Monitor:
         self._closed = False
         self._normalization: Optional[Dict[str, Any]] = None
         self._flags: List[Dict[str, Any]] = []
+        # What scalars() reports from the daemon: replaced whole by the sending thread
+        # (one reference assignment), read without a lock by the training loop.
+        self._view: Dict[str, float] = _EMPTY_VIEW
+        self._stale = False  # a push was acknowledged since the view was last refreshed
+        self._refreshed_at = time.monotonic()
+        self._scalars_max_age = SCALARS_MAX_AGE
         self._last_error: Optional[str] = None
         self._stop = threading.Event()
         self._abandon = False
@@ -235,6 +257,38 @@ class Monitor:
     def stats(self) -> MonitorStats:
         with self._lock:
             return MonitorStats(self._pushed, self._dropped, self._failed, self._skipped, self._queue.qsize())
+
+    def scalars(self) -> Dict[str, float]:
+        """The monitor's latest figures as a flat dict of floats, for any tracker.
+
+        ``accelerator.log(monitor.scalars(), step=step)``, ``wandb.log(...)``,
+        ``writer.add_scalars("latentscale", ...)``. Keys (:data:`SCALAR_KEYS`):
+
+        - ``latentscale/normalized_std``: std of the daemon's window after the
+          reference normalization (the ``variance_drift`` figure; the target is the
+          stream's ``target_std``).
+        - ``latentscale/clamp_fraction``: share of the normalized window outside
+          ±``clip_sample_range`` (NaN while the scheduler's clamp is off).
+        - ``latentscale/scaling_factor``: the current estimate (shift mode, std).
+        - ``latentscale/flags_firing``: how many flags are ``firing``.
+        - ``latentscale/pushed``: batches acknowledged by ``scaled``.
+        - ``latentscale/dropped``: batches handed to :meth:`push` that are not in the
+          daemon's statistics (``stats.dropped + stats.failed``; ``every=`` skips
+          are not counted).
+
+        A daemon figure is NaN until the daemon has reported it. Never blocks and
+        never raises: it reads what the sending thread last stored, which refreshes
+        the first four after each acknowledged push once it has caught up with the
+        queue (``flush()`` waits for that refresh), and at least every 5 s under a
+        backlog that never drains. With ``scaled`` slow, stopped or
+        gone the last figures stay and ``dropped`` grows.
+        """
+        out = dict(self._view)
+        with self._lock:
+            pushed, lost = self._pushed, self._dropped + self._failed
+        out["latentscale/pushed"] = float(pushed)
+        out["latentscale/dropped"] = float(lost)
+        return out
 
     @property
     def connected(self) -> bool:
@@ -371,6 +425,42 @@ class Monitor:
         if normalization is not None:
             self._normalization = normalization
         self._flags = list(response.get("flags") or [])
+        view = dict(self._view)
+        view["latentscale/scaling_factor"] = _number((normalization or {}).get("scaling_factor"))
+        view["latentscale/flags_firing"] = _firing(self._flags)
+        self._view = view
+        self._stale = True
+
+    def _refresh(self) -> None:
+        """Fetch this stream's listing entry (``GET /v1/streams``) into the view.
+
+        The listing carries exactly the figures of :meth:`scalars` and is cheap for
+        the daemon (no quantile sketch is merged for it, unlike the full status).
+        """
+        listing = self._client.streams()
+        self._stale = False
+        self._refreshed_at = time.monotonic()
+        for entry in listing.get("streams") or []:
+            if isinstance(entry, Mapping) and entry.get("name") == self.stream:
+                flags = entry.get("flags")
+                self._view = {
+                    "latentscale/normalized_std": _number(entry.get("normalized_std")),
+                    "latentscale/clamp_fraction": _number(entry.get("clamp_fraction")),
+                    "latentscale/scaling_factor": _number(entry.get("scaling_factor")),
+                    "latentscale/flags_firing": _firing(flags) if isinstance(flags, list) else self._view["latentscale/flags_firing"],
+                }
+                return
+
+
+def _number(value: Any) -> float:
+    """A JSON number as a float; NaN for null, absent or anything else."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return _NAN
+    return float(value)
+
+
+def _firing(flags: Any) -> float:
+    return float(sum(1 for f in flags or [] if isinstance(f, Mapping) and f.get("state") == "firing"))
 
 
 _live_monitors: "weakref.WeakSet[Monitor]" = weakref.WeakSet()
@@ -434,6 +524,10 @@ def _run_worker(ref: "weakref.ref[Monitor]") -> None:
             if item is not None:
                 if connected and not m._abandon:
                     connected = _send_one(m, item)
+                    if connected and m._stale and not m._abandon and (
+                        not _batches_waiting(q) or time.monotonic() - m._refreshed_at > m._scalars_max_age
+                    ):
+                        connected = _refresh_one(m)
                     if not connected:
                         retry_at = time.monotonic() + backoff
                         backoff = min(backoff * 2, m._backoff_max)
@@ -447,6 +541,32 @@ def _run_worker(ref: "weakref.ref[Monitor]") -> None:
         if stop.is_set() and q.empty():
             return
         del m
+
+
+def _batches_waiting(q: "queue.Queue[Optional[_Item]]") -> bool:
+    """Whether a batch (not just the wake-up sentinel) is queued behind this one."""
+    with q.mutex:
+        return any(x is not None for x in q.queue)
+
+
+def _refresh_one(m: Monitor) -> bool:
+    """Refresh what scalars() reports; returns whether the connection is still believed up.
+
+    Done when the queue holds no batch, so a backlog is not slowed by it (and at least
+    every SCALARS_MAX_AGE seconds under one that never drains); a failure here is not a
+    failed batch.
+    """
+    try:
+        m._refresh()
+    except LatentScaleConnectionError as exc:
+        m._down = not exc.timeout
+        m._note_error(str(exc))
+        return False
+    except LatentScaleError as exc:
+        m._note_error(f"scaled did not list stream {m.stream!r}: {exc}")
+    except Exception as exc:
+        m._note_error(f"could not read the listing of stream {m.stream!r}: {type(exc).__name__}: {exc}")
+    return True
 
 
 def _send_one(m: Monitor, item: _Item) -> bool:
