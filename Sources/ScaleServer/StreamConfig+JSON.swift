@@ -76,6 +76,13 @@ extension StreamConfig {
             switch key {
             case "channel_axis":
                 guard case .int(let a) = value else { throw .badRequest("invalid_config", "channel_axis must be an integer such as 1 or -1") }
+                // The push path's rule: axis 0 is the sample axis, never the channels.
+                guard a != 0 else {
+                    throw .badRequest("invalid_config", "channel_axis 0 is the sample axis, so every push would be refused; use 1 for NCHW/NCTHW or -1 for channels-last")
+                }
+                guard (-64...64).contains(a) else {
+                    throw .badRequest("invalid_config", "channel_axis \(a) is beyond any tensor's rank; use 1 for NCHW/NCTHW or -1 for channels-last")
+                }
                 c.channelAxis = a
             case "target_std": c.targetStd = try Self.positive(value, "target_std")
             case "reference": c.reference = value == .null ? nil : try Reference(json: value)

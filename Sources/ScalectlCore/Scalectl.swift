@@ -10,7 +10,8 @@ public struct Scalectl: AsyncParsableCommand {
         discussion: """
             scalectl talks HTTP to scaled over its Unix socket. Every subcommand takes \
             --socket (default $SCALED_SOCKET, else $XDG_RUNTIME_DIR/scaled.sock, else \
-            /tmp/scaled-$UID/scaled.sock) and --json (print the daemon's answer unchanged).
+            /tmp/scaled-$UID/scaled.sock), --timeout and --json (print the daemon's answer \
+            unchanged), before or after the subcommand's name.
 
             Exit status: 0 ok, 1 warning or some files failed, 2 critical, 64 usage, \
             65 bad data, 66 no such stream or file, 69 daemon unavailable, 70 daemon error, \
@@ -32,7 +33,7 @@ extension Scalectl {
     /// synchronous overload, which refuses async commands.)
     public static func start() async {
         do {
-            var command = try parseAsRoot()
+            var command = try parseAsRoot(GlobalOptions.reorder(Array(CommandLine.arguments.dropFirst())))
             if var asyncCommand = command as? AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {

@@ -30,6 +30,7 @@ import StreamModel
         #"{"scheduler": {"clip_sample": "yes"}}"#, #"{"scheduler": {"clip_range": 1}}"#, #"{"bogus": 1}"#,
         #"{"reference": {"shift_factor": 0.1}}"#, #"{"reference": {"latents_mean": [0], "latents_std": [0, 1]}}"#,
         #"{"reference": {"scaling_factor": 0}}"#, #"[1, 2]"#, #"{"channel_axis": "last"}"#,
+        #"{"channel_axis": 0}"#, #"{"channel_axis": 65}"#, #"{"channel_axis": -100}"#,
     ])
     func rejectsInvalidValues(body: String) throws {
         #expect(throws: APIError.self) { try StreamConfig().applying(patch(body)) }

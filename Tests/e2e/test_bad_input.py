@@ -73,6 +73,13 @@ CASES = [
     ("bad clamp fraction", "PUT", "/v1/streams/ok", b'{"clamp_max_fraction": 2}', {}, 400, "invalid_config"),
     ("reference channel count", "PUT", "/v1/streams/ok", b'{"reference": {"latents_mean": [0,0], "latents_std": [1,1]}}', {}, 400, "invalid_config"),
     ("reference with zero std", "PUT", "/v1/streams/new", b'{"reference": {"latents_mean": [0], "latents_std": [0]}}', {}, 400, "invalid_config"),
+    ("config channel axis 0", "PUT", "/v1/streams/ok", b'{"channel_axis": 0}', {}, 400, "invalid_config"),
+    ("config channel axis beyond any rank", "PUT", "/v1/streams/ok", b'{"channel_axis": 99}', {}, 400, "invalid_config"),
+    ("config nan target", "PUT", "/v1/streams/ok", b'{"target_std": NaN}', {}, 400, "invalid_config"),
+    ("config zero clip range", "PUT", "/v1/streams/ok", b'{"scheduler": {"clip_sample_range": 0}}', {}, 400, "invalid_config"),
+    ("config negative tolerance", "PUT", "/v1/streams/ok", b'{"drift_tolerance": -0.1}', {}, 400, "invalid_config"),
+    ("config huge alert_for_batches", "PUT", "/v1/streams/ok", b'{"alert_for_batches": 1000001}', {}, 400, "invalid_config"),
+    ("config infinite scaling factor", "PUT", "/v1/streams/ok", b'{"reference": {"scaling_factor": 1e999}}', {}, 400, "invalid_config"),
     ("unknown stream", "GET", "/v1/streams/missing", None, {}, 404, "stream_not_found"),
     ("normalization of unknown stream", "GET", "/v1/streams/missing/normalization", None, {}, 404, "stream_not_found"),
 ]
