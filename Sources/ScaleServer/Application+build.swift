@@ -43,6 +43,7 @@ extension ScaleDaemon {
 
         let socketPath = settings.socketPath
         let mode = settings.socketMode
+        let notifier = SystemdNotifier()
         return Application(
             router: router,
             configuration: .init(address: .unixDomainSocket(path: socketPath), serverName: "scaled"),
@@ -51,6 +52,8 @@ extension ScaleDaemon {
                 chmod(socketPath, mode_t(mode))
                 if let umaskToRestore { umask(umaskToRestore) }
                 logger.info("listening", metadata: ["socket": "\(socketPath)", "mode": "\(String(mode, radix: 8))"])
+                // The database is restored and the socket served: ready.
+                if notifier.send("READY=1\nSTATUS=serving \(socketPath)") { logger.debug("told systemd: READY=1") }
             },
             logger: logger
         )

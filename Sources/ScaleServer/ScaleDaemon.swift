@@ -23,7 +23,9 @@ public enum ScaleDaemon {
         let previous = umask(0o177)
         let app = try await buildApplication(settings: settings, database: db, logger: logger, umaskToRestore: previous)
         defer { UnixSocketGuard.remove(path: settings.socketPath) }
-        let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        // Last, so that shutdown tells systemd STOPPING=1 before the server drains.
+        let notify = SystemdNotifyService(notifier: SystemdNotifier(), watchdog: SystemdNotifier.watchdogInterval(), logger: logger)
+        let group = ServiceGroup(configuration: .init(services: [app, notify], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
         logger.info("stopped")
     }
