@@ -44,8 +44,10 @@ extension ScaleDaemon {
         let socketPath = settings.socketPath
         let mode = settings.socketMode
         let notifier = SystemdNotifier()
+        let policy = settings.peers
         return Application(
             router: router,
+            server: .http1(configuration: .init(additionalChannelHandlers: [PeerCredentialsHandler(policy: policy, logger: logger)])),
             configuration: .init(address: .unixDomainSocket(path: socketPath), serverName: "scaled"),
             services: services,
             onServerRunning: { _ in

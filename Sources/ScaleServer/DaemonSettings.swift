@@ -16,11 +16,16 @@ public struct DaemonOptions: Sendable, Equatable {
     public var logLevel: String?
     public var metricsAddress: String?
     public var alertCommand: String?
+    /// Comma-separated uids and gids let in besides the daemon's own uid and root.
+    public var allowUID: String?
+    public var allowGID: String?
 
     public init(socket: String? = nil, db: String? = nil, socketMode: String? = nil, maxBodyBytes: Int? = nil,
-                logLevel: String? = nil, metricsAddress: String? = nil, alertCommand: String? = nil) {
+                logLevel: String? = nil, metricsAddress: String? = nil, alertCommand: String? = nil,
+                allowUID: String? = nil, allowGID: String? = nil) {
         self.socket = socket; self.db = db; self.socketMode = socketMode; self.maxBodyBytes = maxBodyBytes
         self.logLevel = logLevel; self.metricsAddress = metricsAddress; self.alertCommand = alertCommand
+        self.allowUID = allowUID; self.allowGID = allowGID
     }
 }
 
@@ -36,6 +41,8 @@ public struct DaemonSettings: Sendable {
     public var metricsAddress: (host: String, port: Int)?
     /// Run for every alert transition with the alert as JSON on stdin.
     public var alertCommand: String?
+    /// Who may connect (`SO_PEERCRED`).
+    public var peers = PeerPolicy()
 
     public init(socketPath: String, databasePath: String) {
         self.socketPath = socketPath; self.databasePath = databasePath
@@ -79,6 +86,19 @@ public struct DaemonSettings: Sendable {
             metricsAddress = (String(a[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]")), port)
         }
         alertCommand = o.alertCommand ?? env["SCALED_ALERT_COMMAND"].nonEmpty
+        func ids(_ text: String?, _ name: String) throws(Invalid) -> [UInt32] {
+            guard let text else { return [] }
+            var out: [UInt32] = []
+            for part in text.split(separator: ",", omittingEmptySubsequences: false) {
+                guard let v = UInt32(part.trimmingCharacters(in: .whitespaces)) else {
+                    throw Invalid(description: "\(name) '\(text)' is not a comma-separated list of numeric ids, e.g. 1000,1001")
+                }
+                out.append(v)
+            }
+            return out
+        }
+        peers = PeerPolicy(allowUIDs: try ids(o.allowUID ?? env["SCALED_ALLOW_UID"].nonEmpty, "--allow-uid"),
+                           allowGIDs: try ids(o.allowGID ?? env["SCALED_ALLOW_GID"].nonEmpty, "--allow-gid"))
     }
 }
 

@@ -15,7 +15,8 @@ struct Scaled: AsyncParsableCommand {
         acknowledged push to SQLite before answering. SIGTERM or SIGINT stop it gracefully.
 
         Environment: SCALED_SOCKET, SCALED_DB, SCALED_SOCKET_MODE, SCALED_MAX_BODY_BYTES, \
-        SCALED_LOG_LEVEL, SCALED_METRICS_ADDRESS, SCALED_ALERT_COMMAND; XDG_RUNTIME_DIR and \
+        SCALED_LOG_LEVEL, SCALED_METRICS_ADDRESS, SCALED_ALERT_COMMAND, SCALED_ALLOW_UID, \
+        SCALED_ALLOW_GID; NOTIFY_SOCKET and WATCHDOG_USEC (systemd); XDG_RUNTIME_DIR and \
         XDG_STATE_HOME choose the default paths.
         """,
         version: ScaleDaemon.version
@@ -42,12 +43,18 @@ struct Scaled: AsyncParsableCommand {
     @Option(name: .customLong("alert-command"), help: ArgumentHelp("Shell command run for every alert transition, with the alert as JSON on stdin; it never blocks pushes, and its failures are logged (env SCALED_ALERT_COMMAND).", valueName: "command"))
     var alertCommand: String?
 
+    @Option(name: .customLong("allow-uid"), help: ArgumentHelp("Comma-separated uids that may connect besides scaled's own and root's; others get 403 (env SCALED_ALLOW_UID).", valueName: "uids"))
+    var allowUID: String?
+
+    @Option(name: .customLong("allow-gid"), help: ArgumentHelp("Comma-separated gids whose processes may connect (env SCALED_ALLOW_GID).", valueName: "gids"))
+    var allowGID: String?
+
     func run() async throws {
         let settings: DaemonSettings
         do {
             settings = try DaemonSettings(options: DaemonOptions(
                 socket: socket, db: db, socketMode: socketMode, maxBodyBytes: maxBodyBytes, logLevel: logLevel,
-                metricsAddress: metricsAddress, alertCommand: alertCommand))
+                metricsAddress: metricsAddress, alertCommand: alertCommand, allowUID: allowUID, allowGID: allowGID))
         } catch { throw ValidationError(error.description) }
         let level = settings.logLevel
         LoggingSystem.bootstrap { label in
