@@ -48,6 +48,7 @@ let package = Package(
             dependencies: [
                 "LatentStats", "StreamModel", "ScaleStore", "NpyFormat", "ScaledPaths",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

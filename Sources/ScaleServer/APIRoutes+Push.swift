@@ -5,8 +5,6 @@ import StreamModel
 import NIOCore
 
 extension APIRoutes {
-    static let pushQueryKeys: Set<String> = ["dtype", "shape", "step", "tag", "channel_axis"]
-
     /// `POST /v1/streams/{name}/latents`: validate everything, summarize off the
     /// event loop, then apply in the stream's serial step.
     func push(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
@@ -15,56 +13,15 @@ extension APIRoutes {
             let d = ContinuousClock.now - started
             metrics.recordPush(seconds: Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18)
         }
-        let name = try StreamName.validate(context.parameters.get("name"))
-        let q = request.uri.queryParameters
-        for (key, _) in q where !Self.pushQueryKeys.contains(String(key)) {
-            throw APIError.badRequest("invalid_query", "unknown query parameter '\(key)'; use dtype, shape, step, tag, channel_axis")
-        }
-        var meta = PushMeta()
-        if let s = q.get("step") {
-            guard let v = Int64(s) else { throw APIError.badRequest("invalid_query", "step '\(s)' is not an integer") }
-            meta.step = v
-        }
-        if let t = q.get("tag") {
-            guard t.utf8.count <= 256 else { throw APIError.badRequest("invalid_query", "tag is longer than 256 bytes") }
-            meta.tag = t
-        }
-        var axisOverride: Int?
-        if let a = q.get("channel_axis") {
-            guard let v = Int(a) else { throw APIError.badRequest("invalid_channel_axis", "channel_axis '\(a)' is not an integer; use e.g. 1 for NCHW or -1 for NHWC") }
-            axisOverride = v
-        }
-        let contentType = (request.headers[.contentType] ?? "application/octet-stream")
-            .split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
-        let isNpy: Bool
-        switch contentType {
-        // curl's --data-binary sends application/x-www-form-urlencoded unless told otherwise;
-        // with dtype= and shape= given, such a body can only be raw bytes.
-        case "application/octet-stream", "": isNpy = false
-        case "application/x-www-form-urlencoded" where q.get("dtype") != nil && q.get("shape") != nil: isNpy = false
-        case "application/x-npy", "application/npy": isNpy = true
-        default:
-            throw APIError(.unsupportedMediaType, "unsupported_media_type", "Content-Type '\(contentType)' is not accepted; use application/octet-stream (with dtype= and shape=) or application/x-npy")
-        }
-        // Parse raw-body parameters before reading the body.
-        var rawDType: DType?, rawShape: [Int]?
-        if !isNpy {
-            guard let d = q.get("dtype") else {
-                throw APIError.badRequest("invalid_dtype", "missing dtype=; use one of float32, float16, bfloat16, float64 (or send an .npy with Content-Type application/x-npy)")
-            }
-            do { rawDType = try DType(parsing: d) } catch { throw APIError(error) }
-            guard let s = q.get("shape") else {
-                throw APIError.badRequest("invalid_shape", "missing shape=; give the dimensions comma-separated, e.g. shape=32,4,64,64")
-            }
-            rawShape = try Self.parseShape(s)
-        }
-        if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > maxBodyBytes {
-            throw Self.tooLarge(maxBodyBytes)
-        }
+        let push = try PushRequest(name: context.parameters.get("name"), query: request.uri,
+                                   contentType: request.headers[.contentType], contentLength: request.headers[.contentLength],
+                                   maxBodyBytes: maxBodyBytes)
+        try push.checkShape()   // before the body, as ExpectContinueHandler decides
+        let (name, meta, axisOverride, isNpy, rawDType, rawShape) = (push.name, push.meta, push.axisOverride, push.isNpy, push.rawDType, push.rawShape)
         var body = ByteBuffer()
-        if let length = request.headers[.contentLength].flatMap({ Int($0) }) { body.reserveCapacity(length) }
+        if let length = push.contentLength { body.reserveCapacity(length) }
         do { try await request.body.collect(upTo: maxBodyBytes, into: &body) } catch is NIOTooManyBytesError {
-            throw Self.tooLarge(maxBodyBytes)
+            throw PushRequest.tooLarge(maxBodyBytes)
         }
 
         let stream = await registry.getOrCreate(name)
@@ -101,21 +58,5 @@ extension APIRoutes {
         let response = try await stream.apply(WindowEntry(summary: summary, clamp: clamp, referenceVersion: version),
                                               meta: meta, now: Date())
         return json(response)
-    }
-
-    static func parseShape(_ text: String) throws(APIError) -> [Int] {
-        let parts = text.split(separator: ",", omittingEmptySubsequences: false)
-        var dims: [Int] = []
-        for p in parts {
-            guard let v = Int(p.trimmingCharacters(in: .whitespaces)) else {
-                throw APIError.badRequest("invalid_shape", "shape '\(text)' is not a comma-separated list of integers, e.g. shape=32,4,64,64")
-            }
-            dims.append(v)
-        }
-        return dims
-    }
-
-    static func tooLarge(_ max: Int) -> APIError {
-        APIError(.contentTooLarge, "body_too_large", "the body is larger than --max-body-bytes (\(max) bytes); push smaller batches, or start scaled with a larger --max-body-bytes")
     }
 }

@@ -74,9 +74,9 @@ struct APIRoutes: Sendable {
                 throw APIError(.unsupportedMediaType, "unsupported_media_type", "a peer's body is a summary: send Content-Type \(summaryMediaType)")
             }
             let limit = Swift.min(maxBodyBytes, 256 << 20)
-            if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > limit { throw Self.tooLarge(limit) }
+            if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > limit { throw PushRequest.tooLarge(limit) }
             let body: ByteBuffer
-            do { body = try await request.body.collect(upTo: limit) } catch is NIOTooManyBytesError { throw Self.tooLarge(limit) }
+            do { body = try await request.body.collect(upTo: limit) } catch is NIOTooManyBytesError { throw PushRequest.tooLarge(limit) }
             let stream = await registry.getOrCreate(name)
             return json(try await stream.setPeer(peer, bytes: Array(buffer: body), now: Date()))
         }

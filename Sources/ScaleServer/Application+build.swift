@@ -45,9 +45,12 @@ extension ScaleDaemon {
         let mode = settings.socketMode
         let notifier = SystemdNotifier()
         let policy = settings.peers
+        let maxBody = settings.maxBodyBytes
         return Application(
             router: router,
-            server: .http1(configuration: .init(additionalChannelHandlers: [PeerCredentialsHandler(policy: policy, logger: logger)])),
+            server: .http1(configuration: .init(additionalChannelHandlers: [
+                PeerCredentialsHandler(policy: policy, logger: logger), ExpectContinueHandler(maxBodyBytes: maxBody),
+            ])),
             configuration: .init(address: .unixDomainSocket(path: socketPath), serverName: "scaled"),
             services: services,
             onServerRunning: { _ in
