@@ -49,6 +49,7 @@ extension ScaleDaemon {
         return Application(
             router: router,
             server: .http1(configuration: .init(additionalChannelHandlers: [
+                ParserErrorResponder(),
                 PeerCredentialsHandler(policy: policy, logger: logger), ExpectContinueHandler(maxBodyBytes: maxBody),
             ])),
             configuration: .init(address: .unixDomainSocket(path: socketPath), serverName: "scaled"),

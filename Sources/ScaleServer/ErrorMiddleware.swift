@@ -1,6 +1,7 @@
 import Hummingbird
 import Logging
 import NIOCore
+import NIOHTTP1
 
 /// Turns every error into the protocol's JSON error body, and tells a wrong
 /// method (405, with `Allow`) from an unknown path (404).
@@ -27,6 +28,10 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
                 throw err
             }
             throw APIError(.notFound, "not_found", "no route \(request.method.rawValue) \(path); see scaled-protocol(7) for the API")
+        } catch let e as HTTPParserError {
+            // The client sent a body that cannot be read: a client fault, not ours.
+            context.logger.info("could not read a request body", metadata: ["error": "\(e)", "path": "\(request.uri.path)"])
+            throw APIError(.badRequest, "invalid_body", "the request body could not be read (\(e)): it is shorter than its Content-Length, or its chunked encoding is malformed; send the whole body")
         } catch is NIOTooManyBytesError {
             throw APIError(.contentTooLarge, "body_too_large", "the body is too large")
         } catch let e as any HTTPResponseError {
