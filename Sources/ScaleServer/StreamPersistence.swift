@@ -21,7 +21,7 @@ enum StreamPersistence {
         var description: String {
             "the database \(database ?? "(in memory)") is damaged: stream '\(stream)' has a stored \(field) that does not parse (\(reason)). "
                 + "Nothing was changed. Restore the file from a backup, or move it aside to start with an empty database, "
-                + "or fix the value with sqlite3 (for example `sqlite3 \(database ?? "FILE") \"SELECT \(field.hasPrefix("config") ? "config" : "state") FROM streams WHERE name = '\(stream)'\"`)"
+                + "or try `sqlite3 \(database ?? "FILE") .recover`, or fix the value with sqlite3 (for example `sqlite3 \(database ?? "FILE") \"SELECT \(field.hasPrefix("config") ? "config" : "state") FROM streams WHERE name = '\(stream)'\"`)"
         }
     }
 

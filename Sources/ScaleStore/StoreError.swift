@@ -22,6 +22,11 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case let .cannotOpen(path, reason):
+            let lowered = reason.lowercased()
+            if lowered.contains("not a database") || lowered.contains("malformed") || lowered.contains("corrupt") {
+                return "the database \(path) is damaged (\(reason)); nothing was changed. Restore it from a backup, "
+                    + "or move it aside to start with an empty database, or try `sqlite3 \(path) .recover | sqlite3 \(path).recovered` and use the recovered file"
+            }
             return "cannot open database at \(path): \(reason); check that the directory is writable or choose another path"
         case let .unknownStream(name):
             return "stream '\(name)' does not exist in the database; create it with upsertStream first"

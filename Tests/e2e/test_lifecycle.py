@@ -189,3 +189,27 @@ def test_a_damaged_stored_value_refuses_to_start_and_says_what_to_do(tmp_path):
         assert "backup" in message and "move it aside" in message, message
         assert not os.path.exists(d.socket)
         assert rows() == before  # refused without changing anything
+
+
+def test_a_damaged_database_file_or_blob_refuses_to_start_naming_the_file(tmp_path):
+    """Garbage where the database should be, and a journal blob whose sketch is out
+    of order: each refusal names the file, says it is damaged, and says what to do."""
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"this is not an sqlite database " * 200)
+    run = subprocess.run([scaled_binary(), "--socket", str(tmp_path / "j.sock"), "--db", str(junk)],
+                         capture_output=True, text=True, timeout=30)
+    assert run.returncode != 0
+    assert str(junk) in run.stderr and "damaged" in run.stderr and "backup" in run.stderr and ".recover" in run.stderr, run.stderr
+
+    d = Daemon(tmp_path, db=tmp_path / "blob.db", socket_path=tmp_path / "b.sock").start()
+    push_some(d, np.random.default_rng(1), 2, stream="s", shape=(2, 4, 4, 4))
+    assert d.stop() == 0
+    con = sqlite3.connect(d.db)
+    (blob,) = con.execute("SELECT summary FROM journal WHERE stream = 's' AND seq = 2").fetchone()
+    con.execute("UPDATE journal SET summary = ? WHERE stream = 's' AND seq = 2", (blob[:-5],))
+    con.commit()
+    con.close()
+    run = subprocess.run([scaled_binary(), "--socket", d.socket, "--db", d.db], capture_output=True, text=True, timeout=30)
+    assert run.returncode != 0
+    assert d.db in run.stderr and "damaged" in run.stderr and "'s'" in run.stderr and "seq 2" in run.stderr, run.stderr
+    assert "backup" in run.stderr and "move it aside" in run.stderr and ".recover" in run.stderr
