@@ -368,6 +368,42 @@ def test_sync_real_daemons(tmp: str) -> None:
         b.stop()
 
 
+@pytest.mark.e2e
+def test_refused_summaries_leave_that_node_out(scaled: ScaledProcess) -> None:
+    """A leader whose daemon refuses a node's summary (other channel count, damaged
+    bytes) merges the rest and lists that node in ``missing`` with the daemon's code."""
+    from latentscale import distributed
+
+    _require_summary_endpoint(scaled)
+    c = latentscale.Client(scaled.socket)
+    own, good = dist_ranks.shard(0, 0), dist_ranks.shard(1, 0)
+    c.push("refuse-own", own)
+    c.push("refuse-good", good)
+    c.push("refuse-c8", dist_ranks.shard(2, 0, (4, 8, 4, 4)))
+    offers = [{"summary": c.summary("refuse-own")}, {"summary": c.summary("refuse-c8")},
+              {"summary": b"not a summary at all"}, {"summary": c.summary("refuse-good")}]
+    nodes = [("h0", "/s0"), ("h1", "/s1"), ("h2", "/s2"), ("h3", "/s3")]
+    leaders = {k: r for r, k in enumerate(nodes)}
+    answer = distributed._merge_on_leader(c, "refuse-own", nodes[0], nodes, leaders, offers, "channel", "std",
+                                          time.monotonic() + 30)
+    n = distributed._pick([answer, None, None, None], 0, [0, 1, 2, 3], nodes, offers, leaders, "channel", "std")
+    assert n["nodes"] == 2
+    assert [(m["host"], m["code"]) for m in n["missing"]] == [("h1", "channel_mismatch"), ("h2", "invalid_summary")]
+    check_normalization(n, np.concatenate([own, good]).astype(np.float64), "own + good")
+    assert [p["name"] for p in c.status("refuse-own", scope="global")["peers"]] == [peer_name(nodes[3])]
+    c.close()
+
+
+def test_bad_arguments_raise_before_any_collective(fake: FakeScaled) -> None:
+    with pytest.raises(ValueError, match="mode"):
+        sync(STREAM, socket=fake.path, mode="bogus")
+    with pytest.raises(ValueError, match="method"):
+        sync(STREAM, socket=fake.path, method="mean")
+    with pytest.raises(ValueError, match="stream"):
+        sync("", socket=fake.path)
+    assert fake.requests == []
+
+
 # -- NCCL ------------------------------------------------------------------------------------------------
 
 

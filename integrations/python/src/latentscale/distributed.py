@@ -56,6 +56,9 @@ log = logging.getLogger("latentscale")
 
 NodeKey = Tuple[str, str]
 
+_MODES = ("scalar", "shift", "channel", "whiten")
+_METHODS = ("std", "rms")
+
 # Answers that mean "this node has nothing for the stream", not "this node is down".
 _NO_DATA = ("no_data", "stream_not_found")
 
@@ -112,8 +115,13 @@ def sync(
     (``{"code", "message"}``) and no normalization keys. Without an initialized
     ``torch.distributed`` default group, the call is a world of one rank.
     """
+    # Argument errors raise here, before any collective, on every rank that makes them.
     if not isinstance(stream, str) or not stream:
         raise ValueError("stream must be a non-empty string")
+    if mode not in _MODES:
+        raise ValueError(f"mode must be one of {', '.join(_MODES)}, not {mode!r}")
+    if method not in _METHODS:
+        raise ValueError(f"method must be one of {', '.join(_METHODS)}, not {method!r}")
     dist = _dist_or_none(group)
     rank = dist.get_rank(group) if dist is not None else 0
     world = dist.get_world_size(group) if dist is not None else 1
