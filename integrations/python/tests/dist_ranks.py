@@ -221,10 +221,18 @@ def push_0_and_sync(state: Dict[str, Any]) -> Dict[str, Any]:
     return {"shift": _timed_sync(state)}
 
 
-def push_0_on_even_ranks_and_sync(state: Dict[str, Any]) -> Dict[str, Any]:
-    if state["rank"] % 2 == 0:
-        _push(state, 0)
-    return {"shift": _timed_sync(state)}
+def sync_subgroup(state: Dict[str, Any]) -> Dict[str, Any]:
+    """Ranks 0 and 2 (one per daemon) sync over their own group; 1 and 3 may not."""
+    import torch.distributed as dist
+
+    group = dist.new_group([0, 2])  # every rank creates it, as torch requires
+    if state["rank"] in (0, 2):
+        return {"shift": _timed_sync(state, group=group)}
+    try:
+        _timed_sync(state, group=group)
+    except ValueError as exc:
+        return {"refused": str(exc)}
+    return {"refused": None}
 
 
 def bench_sync(state: Dict[str, Any]) -> Dict[str, Any]:

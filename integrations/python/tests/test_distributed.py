@@ -142,6 +142,19 @@ def test_monitor_sync_flushes_first(fake: FakeScaled) -> None:
         mon.sync(socket="/elsewhere")
 
 
+def test_monitor_sync_after_flush_timeout_still_syncs(fake: FakeScaled, caplog: pytest.LogCaptureFixture) -> None:
+    fake.delay = 0.4
+    with latentscale.Monitor(STREAM, fake.path, queue_size=16) as mon:
+        for p in range(4):
+            assert mon.push(dist_ranks.shard(0, p))
+        t0 = time.monotonic()
+        with caplog.at_level("WARNING", logger="latentscale"):
+            n = mon.sync(timeout=1.0)
+        assert time.monotonic() - t0 < 1.0 + 2.0
+        assert "still queued" in caplog.text
+        assert n["missing"] == [] and n.get("samples", 0) < 4 * dist_ranks.SHAPE[0], n
+
+
 # -- 4 ranks, 2 fake daemons ------------------------------------------------------------------------
 
 
@@ -176,6 +189,15 @@ def test_sync_four_ranks_two_fake_daemons(tmp: str) -> None:
 
     def again(phase: List[Dict[str, Any]]) -> None:
         exchanged(phase)  # same answer: the PUT replaced, nothing counted twice
+
+    def subgroup(phase: List[Dict[str, Any]]) -> None:
+        for r in (0, 2):
+            n = phase[r]["shift"]
+            assert n["nodes"] == 2 and n["missing"] == []
+            check_normalization(n, union([0]), f"rank {r} (group of ranks 0 and 2)")
+        for r in (1, 3):
+            assert "not a member" in (phase[r]["refused"] or ""), phase[r]
+        exchanged([phase[0], phase[0], phase[2], phase[2]])
         b.summary_delay = 5.0  # hung: accepts, never answers in time
 
     def hung(phase: List[Dict[str, Any]]) -> None:
@@ -224,8 +246,9 @@ def test_sync_four_ranks_two_fake_daemons(tmp: str) -> None:
     try:
         dist_ranks.run_world(
             4, sockets,
-            ["push_0_and_sync", "sync_plain", "sync_short_timeout", "sync_plain", "sync_plain", "sync_plain"],
-            [exchanged, again, hung, stopped, all_down, without_b],
+            ["push_0_and_sync", "sync_plain", "sync_subgroup", "sync_short_timeout", "sync_plain", "sync_plain",
+             "sync_plain"],
+            [exchanged, again, subgroup, hung, stopped, all_down, without_b],
             tmp, params={"stream": STREAM, "short_timeout": 1.0},
         )
     finally:

@@ -265,9 +265,9 @@ class Monitor:
 
         A collective: call it on every rank of the group, at the same point (e.g.
         every N steps). It first waits (up to ``timeout``, default 60 s) until the
-        queue is empty, so the daemon holds every batch this rank pushed, then
-        merges every node's statistics with ``stream`` and ``socket`` set to the
-        monitor's. Keyword arguments go to ``sync`` (``mode``, ``method``,
+        queue is empty, so the daemon holds every batch this rank pushed (if that
+        times out it warns and syncs anyway), then merges every node's statistics
+        with ``stream`` and ``socket`` set to the monitor's. Keyword arguments go to ``sync`` (``mode``, ``method``,
         ``group``, ``timeout``). Returns the global normalization with ``nodes``
         and ``missing``; raises only when the process group fails.
         """
@@ -277,15 +277,14 @@ class Monitor:
             if key in kwargs:
                 raise TypeError(f"Monitor.sync() takes no {key}=: it syncs the monitor's own")
         timeout = float(kwargs.get("timeout", 60.0))
-        started = time.monotonic()
         if not self.flush(timeout):
+            # Never skip the collective: the other ranks are already in it.
             log.warning(
                 "latentscale: stream %r: %d batches still queued after %.1fs; syncing without them",
                 self.stream,
                 self._queue.qsize(),
                 timeout,
             )
-        kwargs["timeout"] = max(0.0, timeout - (time.monotonic() - started))
         return sync(self.stream, socket=self.socket_path, **kwargs)
 
     def close(self, timeout: Optional[float] = 10.0) -> bool:

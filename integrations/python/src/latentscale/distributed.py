@@ -124,6 +124,8 @@ def sync(
         raise ValueError(f"method must be one of {', '.join(_METHODS)}, not {method!r}")
     dist = _dist_or_none(group)
     rank = dist.get_rank(group) if dist is not None else 0
+    if rank < 0:
+        raise ValueError("this rank is not a member of group=: only the group's ranks take part in sync")
     world = dist.get_world_size(group) if dist is not None else 1
     socket_path = os.fspath(socket) if socket is not None else default_socket_path()
     me = node_key(socket_path)
