@@ -422,6 +422,8 @@ def test_bad_arguments_raise_before_any_collective(fake: FakeScaled) -> None:
         sync(STREAM, socket=fake.path, mode="bogus")
     with pytest.raises(ValueError, match="method"):
         sync(STREAM, socket=fake.path, method="mean")
+    with pytest.raises(ValueError, match="whiten"):
+        sync(STREAM, socket=fake.path, mode="whiten", method="rms")
     with pytest.raises(ValueError, match="stream"):
         sync("", socket=fake.path)
     assert fake.requests == []

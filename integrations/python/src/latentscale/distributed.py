@@ -122,6 +122,8 @@ def sync(
         raise ValueError(f"mode must be one of {', '.join(_MODES)}, not {mode!r}")
     if method not in _METHODS:
         raise ValueError(f"method must be one of {', '.join(_METHODS)}, not {method!r}")
+    if mode == "whiten" and method == "rms":
+        raise ValueError("method='rms' has no whitening form; use method='std' with mode='whiten'")
     dist = _dist_or_none(group)
     rank = dist.get_rank(group) if dist is not None else 0
     if rank < 0:
