@@ -110,6 +110,11 @@ def run_world(
     """
     import torch.multiprocessing as tmp_mp
 
+    if start_method() == "forkserver":
+        import multiprocessing
+
+        # The server imports torch once; each rank is forked from it.
+        multiprocessing.set_forkserver_preload(["torch", "torch.distributed"])
     ctx = tmp_mp.get_context(start_method())
     ready = [ctx.Event() for _ in phases]
     go = [ctx.Event() for _ in phases]
