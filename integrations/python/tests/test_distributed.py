@@ -121,6 +121,15 @@ def test_sync_without_daemon_returns_error_not_raise(sockdir: str) -> None:
                              "error": n["missing"][0]["error"]}]
 
 
+def test_importing_distributed_does_not_import_torch() -> None:
+    import subprocess
+    import sys
+
+    src = str(dist_ranks.SRC)
+    code = "import sys, latentscale.distributed; sys.exit(1 if 'torch' in sys.modules else 0)"
+    subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ, "PYTHONPATH": src})
+
+
 def test_peer_name_is_stable_and_valid() -> None:
     import re
 
