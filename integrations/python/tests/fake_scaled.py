@@ -20,6 +20,11 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import numpy as np
 
+SUMMARY_TYPE = "application/vnd.latentscale.summary"
+# The fake's summary: magic, samples (u64 LE), then every finite value as f8 LE.
+# Opaque to the client, exact to merge: the union is the concatenation.
+SUMMARY_MAGIC = b"FAKESUM1"
+
 DTYPES = {"float16": np.dtype("<f2"), "float32": np.dtype("<f4"), "float64": np.dtype("<f8"), "bfloat16": None}
 
 
@@ -43,6 +48,7 @@ class FakeScaled:
     def __init__(self, path: str) -> None:
         self.path = path
         self.delay = 0.0  # seconds each push takes
+        self.summary_delay = 0.0  # seconds each GET …/summary takes (a hung daemon)
         self.light = False  # don't keep values (latency runs with big batches)
         self.flags: List[Dict[str, Any]] = []
         # Extra fields of each GET /v1/streams entry (normalized_std, clamp_fraction, ...)
@@ -101,8 +107,16 @@ class FakeScaled:
     def _stream(self, name: str) -> Dict[str, Any]:
         s = self.streams.get(name)
         if s is None:
-            s = self.streams[name] = {"config": {"channel_axis": 1, "target_std": 1.0}, "values": [], "batches": 0, "samples": 0}
+            s = self.streams[name] = {"config": {"channel_axis": 1, "target_std": 1.0}, "values": [], "batches": 0,
+                                      "samples": 0, "peers": {}}
         return s
+
+    @staticmethod
+    def merged(s: Dict[str, Any]) -> Dict[str, Any]:
+        """The stream as ``scope=global`` sees it: its own values and every peer's."""
+        peers = s.get("peers", {}).values()
+        return {**s, "values": list(s["values"]) + [p["values"] for p in peers],
+                "samples": s["samples"] + sum(p["samples"] for p in peers)}
 
     def normalization(self, s: Dict[str, Any], mode: str = "shift") -> Dict[str, Any]:
         vals = np.concatenate(s["values"]) if s["values"] else np.zeros(0)
@@ -176,6 +190,8 @@ class _Handler(BaseHTTPRequestHandler):
         text: Optional[str] = None
         with fake.lock:
             fake.requests.append(record)
+        if parts[-1:] == ["summary"] and fake.summary_delay:
+            time.sleep(fake.summary_delay)
         if parts == ["v1", "health"] and method == "GET":
             status, payload = 200, {"status": "ok", "version": "0.0.0-fake"}
         elif parts == ["metrics"] and method == "GET":
@@ -194,7 +210,9 @@ class _Handler(BaseHTTPRequestHandler):
             name, rest = parts[2], parts[3:]
             record["stream"] = name
             status, payload = self._stream_route(fake, method, name, rest, query, body, record)
-        if text is not None:
+        if isinstance(payload, bytes):
+            data, ctype = payload, SUMMARY_TYPE
+        elif text is not None:
             data, ctype = text.encode(), "text/plain; version=0.0.4"
         else:
             data, ctype = json.dumps(payload).encode(), "application/json"
@@ -252,11 +270,39 @@ class _Handler(BaseHTTPRequestHandler):
                 s = fake._stream(name)
                 s["config"].update(cfg)
                 return 200, fake.status(name, s)
+            if method == "PUT" and len(rest) == 2 and rest[0] == "peers":
+                record["kind"] = "put_peer"
+                record["peer"] = rest[1]
+                if record["content_type"] != SUMMARY_TYPE or not body.startswith(SUMMARY_MAGIC):
+                    return _error("invalid_summary", "not a fake summary", 400)
+                samples = int.from_bytes(body[len(SUMMARY_MAGIC):len(SUMMARY_MAGIC) + 8], "little")
+                values = np.frombuffer(body[len(SUMMARY_MAGIC) + 8:], dtype="<f8").copy()
+                s = fake._stream(name)
+                s["peers"][rest[1]] = {"samples": samples, "values": values}
+                return 200, {"stream": name, "peer": rest[1], "samples": samples, "elements": int(values.size)}
             s = fake.streams.get(name)
             if s is None:
                 return _error("stream_not_found", f"no stream named {name!r}; push to it first", 404)
+            if method == "DELETE" and len(rest) == 2 and rest[0] == "peers":
+                record["kind"] = "delete_peer"
+                if s["peers"].pop(rest[1], None) is None:
+                    return _error("peer_not_found", f"no peer {rest[1]!r}", 404)
+                return 200, {"deleted": rest[1]}
+            if method == "GET" and rest == ["summary"]:
+                record["kind"] = "summary"
+                if not s["values"]:
+                    return _error("no_data", f"stream {name!r} holds no data", 409)
+                vals = np.concatenate(s["values"]).astype("<f8")
+                return 200, SUMMARY_MAGIC + int(s["samples"]).to_bytes(8, "little") + vals.tobytes()
+            if query.get("scope") == "global":
+                s = fake.merged(s)
+                if not s["values"]:
+                    return _error("no_data", f"stream {name!r} holds no data", 409)
             if method == "GET" and not rest:
-                return 200, fake.status(name, s)
+                st = fake.status(name, s)
+                st["peers"] = [{"name": n, "samples": p["samples"], "elements": int(p["values"].size)}
+                               for n, p in s.get("peers", {}).items()]
+                return 200, st
             if method == "DELETE" and not rest:
                 del fake.streams[name]
                 return 200, {"deleted": name}

@@ -272,3 +272,58 @@ def test_send_timeout_when_daemon_stops_reading(sockdir: str) -> None:
         assert time.monotonic() - t0 < 5
     finally:
         srv.close()
+
+
+def last_of(fake: FakeScaled) -> dict:
+    with fake.lock:
+        return fake.requests[-1]
+
+
+def test_summary_peers_and_scope_requests(fake: FakeScaled) -> None:
+    from latentscale._client import SUMMARY_CONTENT_TYPE
+
+    c = Client(fake.path)
+    x = np.arange(8, dtype=np.float32).reshape(2, 4)
+    c.push("sd15", x)
+    data = c.summary("sd15")
+    r = last_of(fake)
+    assert (r["method"], r["path"], r["query"]) == ("GET", "/v1/streams/sd15/summary", {})
+    assert isinstance(data, bytes) and data.startswith(b"FAKESUM1")
+    c.summary("sd15", scope="window")
+    assert last_of(fake)["query"] == {"scope": "window"}
+
+    resp = c.put_peer("other", "node-0123456789abcdef", data)
+    r = last_of(fake)
+    assert (r["method"], r["path"]) == ("PUT", "/v1/streams/other/peers/node-0123456789abcdef")
+    assert r["content_type"] == SUMMARY_CONTENT_TYPE and r["body"] == data
+    assert resp == {"stream": "other", "peer": "node-0123456789abcdef", "samples": 2, "elements": 8}
+
+    c.status("other", scope="global")
+    assert (last_of(fake)["path"], last_of(fake)["query"]) == ("/v1/streams/other", {"scope": "global"})
+    n = c.normalization("other", scope="global")
+    assert last_of(fake)["query"] == {"scope": "global", "mode": "shift", "method": "std", "format": "json"}
+    assert n["samples"] == 2 and n["elements"] == 8
+
+    assert c.delete_peer("other", "node-0123456789abcdef") == {"deleted": "node-0123456789abcdef"}
+    assert (last_of(fake)["method"], last_of(fake)["path"]) == ("DELETE", "/v1/streams/other/peers/node-0123456789abcdef")
+    with pytest.raises(LatentScaleError) as err:
+        c.delete_peer("other", "node-0123456789abcdef")
+    assert (err.value.code, err.value.status) == ("peer_not_found", 404)
+    with pytest.raises(ValueError):
+        c.put_peer("other", "", data)
+
+
+def test_summary_errors_and_wrong_content_type(fake: FakeScaled) -> None:
+    c = Client(fake.path)
+    with pytest.raises(LatentScaleError) as err:
+        c.summary("nope")
+    assert (err.value.code, err.value.status) == ("stream_not_found", 404)
+    c.configure("empty")
+    with pytest.raises(LatentScaleError) as err:
+        c.summary("empty")
+    assert (err.value.code, err.value.status) == ("no_data", 409)
+    # A JSON 200 where a summary belongs (e.g. an old daemon, a proxy) is not a summary.
+    c.request = lambda *a, **k: (200, "application/json", b"{}")  # type: ignore[method-assign]
+    with pytest.raises(LatentScaleError) as err:
+        c.summary("empty")
+    assert err.value.code == "invalid_response"

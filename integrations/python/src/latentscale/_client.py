@@ -22,6 +22,9 @@ JSON = Dict[str, Any]
 
 DEFAULT_TIMEOUT = 30.0
 
+#: Content type of a stream's mergeable state (``GET …/summary``, ``PUT …/peers/PEER``).
+SUMMARY_CONTENT_TYPE = "application/vnd.latentscale.summary"
+
 
 def default_socket_path() -> str:
     """The socket ``scaled`` listens on by default.
@@ -106,6 +109,12 @@ def _stream_path(stream: str, suffix: str = "") -> str:
     if not isinstance(stream, str) or not stream:
         raise ValueError("stream must be a non-empty string")
     return f"/v1/streams/{quote(stream, safe='')}{suffix}"
+
+
+def _segment(value: str, what: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{what} must be a non-empty string")
+    return quote(value, safe="")
 
 
 def _query(params: Mapping[str, Any]) -> str:
@@ -246,9 +255,13 @@ class Client:
         """``GET /v1/streams``: ``{"streams": [{name, batches, samples, ...}]}``."""
         return self._json("GET", "/v1/streams")
 
-    def status(self, stream: str) -> JSON:
-        """``GET /v1/streams/{stream}``: the stream's full status."""
-        return self._json("GET", _stream_path(stream))
+    def status(self, stream: str, scope: Optional[str] = None) -> JSON:
+        """``GET /v1/streams/{stream}``: the stream's full status.
+
+        ``scope="global"`` merges the local cumulative statistics with every peer's
+        latest summary (the status then lists ``peers``); the default is local.
+        """
+        return self._json("GET", _stream_path(stream) + _query({"scope": scope}))
 
     def configure(self, stream: str, config: Optional[Mapping[str, Any]] = None, **fields: Any) -> JSON:
         """``PUT /v1/streams/{stream}``: create the stream or update its config.
@@ -321,14 +334,53 @@ class Client:
         headers = {"Content-Type": "application/x-npy"}
         return self._json("POST", _stream_path(stream, "/latents") + query, buf.getvalue(), headers)
 
-    def normalization(self, stream: str, mode: str = "shift", method: str = "std", format: str = "json") -> JSON:
+    def normalization(
+        self, stream: str, mode: str = "shift", method: str = "std", format: str = "json", scope: Optional[str] = None
+    ) -> JSON:
         """``GET /v1/streams/{stream}/normalization``.
 
         ``mode``: scalar | shift | channel | whiten; ``method``: std | rms;
-        ``format``: json (the full object) | diffusers (only the config.json keys).
+        ``format``: json (the full object) | diffusers (only the config.json keys);
+        ``scope``: local (the daemon's default) | global (merged with every peer's
+        latest summary).
         """
-        query = _query({"mode": mode, "method": method, "format": format})
+        query = _query({"scope": scope, "mode": mode, "method": method, "format": format})
         return self._json("GET", _stream_path(stream, "/normalization") + query)
+
+    def summary(self, stream: str, scope: Optional[str] = None) -> bytes:
+        """``GET /v1/streams/{stream}/summary``: the stream's own mergeable state.
+
+        The exact cumulative ``BatchSummary`` of this daemon's data (never its
+        peers'), ``scope="window"`` for the window, as the versioned binary format
+        of scaled-protocol(7). Raises :class:`LatentScaleError` ``no_data`` (409)
+        when the stream holds no data, ``stream_not_found`` (404) when it does not
+        exist.
+        """
+        path = _stream_path(stream, "/summary") + _query({"scope": scope})
+        status, ctype, data = self.request("GET", path, headers={"Accept": SUMMARY_CONTENT_TYPE})
+        if not 200 <= status < 300:
+            raise _error_from(status, data)
+        if ctype.split(";")[0].strip().lower() != SUMMARY_CONTENT_TYPE:
+            raise LatentScaleError(
+                "invalid_response",
+                f"scaled answered GET {path} with {ctype or 'no content type'}, not {SUMMARY_CONTENT_TYPE}",
+                status,
+            )
+        return data
+
+    def put_peer(self, stream: str, peer: str, summary: Any) -> JSON:
+        """``PUT /v1/streams/{stream}/peers/{peer}``: set another node's contribution.
+
+        ``summary`` is that node's :meth:`summary` bytes. It replaces the peer's
+        previous contribution (so repeated syncs never count it twice) and creates
+        the stream if needed. Returns ``{"stream", "peer", "samples", "elements"}``.
+        """
+        headers = {"Content-Type": SUMMARY_CONTENT_TYPE}
+        return self._json("PUT", _stream_path(stream, "/peers/" + _segment(peer, "peer")), summary, headers)
+
+    def delete_peer(self, stream: str, peer: str) -> JSON:
+        """``DELETE /v1/streams/{stream}/peers/{peer}``: forget a peer (404 ``peer_not_found``)."""
+        return self._json("DELETE", _stream_path(stream, "/peers/" + _segment(peer, "peer")))
 
     def freeze(self, stream: str) -> JSON:
         """``POST /v1/streams/{stream}/freeze``: reference := current estimate."""

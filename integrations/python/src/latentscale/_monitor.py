@@ -314,6 +314,33 @@ class Monitor:
                 q.all_tasks_done.wait(remaining)
         return True
 
+    def sync(self, **kwargs: Any) -> Dict[str, Any]:
+        """Flush, then :func:`latentscale.distributed.sync` this monitor's stream.
+
+        A collective: call it on every rank of the group, at the same point (e.g.
+        every N steps). It first waits (up to ``timeout``, default 60 s) until the
+        queue is empty, so the daemon holds every batch this rank pushed (if that
+        times out it warns and syncs anyway), then merges every node's statistics
+        with ``stream`` and ``socket`` set to the monitor's. Keyword arguments go to ``sync`` (``mode``, ``method``,
+        ``group``, ``timeout``). Returns the global normalization with ``nodes``
+        and ``missing``; raises only when the process group fails.
+        """
+        from .distributed import sync
+
+        for key in ("stream", "socket"):
+            if key in kwargs:
+                raise TypeError(f"Monitor.sync() takes no {key}=: it syncs the monitor's own")
+        timeout = float(kwargs.get("timeout", 60.0))
+        if not self.flush(timeout):
+            # Never skip the collective: the other ranks are already in it.
+            log.warning(
+                "latentscale: stream %r: %d batches still queued after %.1fs; syncing without them",
+                self.stream,
+                self._queue.qsize(),
+                timeout,
+            )
+        return sync(self.stream, socket=self.socket_path, **kwargs)
+
     def close(self, timeout: Optional[float] = 10.0) -> bool:
         """Send what is queued (for up to ``timeout`` seconds) and stop the thread.
 
