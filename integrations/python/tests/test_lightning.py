@@ -236,11 +236,18 @@ def test_callable_latents_every_and_sync_every(
     scaled: Any, request: pytest.FixtureRequest, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """latents=callable gets (pl_module, batch, outputs); every=2 pushes batches 0, 2, 4, ...;
-    sync_every=3 calls Monitor.sync (stubbed here, since it comes with another change) every
-    third batch; log=False logs nothing."""
+    sync_every=3 calls the real Monitor.sync (a world of one: the global normalization is
+    this daemon's, after a flush) every third batch; log=False logs nothing."""
     stream = stream_name(request)
-    synced: List[int] = []
-    monkeypatch.setattr(Monitor, "sync", lambda self: synced.append(self.stats.pushed + self.stats.queued), raising=False)
+    synced: List[Dict[str, Any]] = []
+    real_sync = Monitor.sync
+
+    def spy(self: Monitor, **kwargs: Any) -> Dict[str, Any]:
+        result = real_sync(self, **kwargs)
+        synced.append(result)
+        return result
+
+    monkeypatch.setattr(Monitor, "sync", spy)
     seen: List[Any] = []
 
     def from_outputs(pl_module: Any, batch: Any, outputs: Any) -> Any:
@@ -256,6 +263,9 @@ def test_callable_latents_every_and_sync_every(
 
     assert seen == [("TinyModule", ["index", "latents"], ["loss", "z"])] * 4  # only sampled batches extracted
     assert len(synced) == 2  # after batches 3 and 6
+    # Flushed first: the answers hold every batch pushed by then (0, 2; then 0, 2, 4).
+    assert [r["samples"] for r in synced] == [2 * BATCH, 3 * BATCH], synced
+    assert all(r["nodes"] == 1 and r["missing"] == [] for r in synced), synced
     pushed = f64(torch.cat([model.encoded[i] for i in range(0, steps, 2)]))
     with Client(scaled.socket) as client:
         st = client.status(stream)
@@ -332,11 +342,9 @@ def test_bad_key_and_non_mapping_batch_say_what_to_do(fake: FakeScaled) -> None:
     assert cb.monitor is not None and not cb.monitor._thread.is_alive()
 
 
-def test_sync_every_needs_monitor_sync() -> None:
-    if callable(getattr(Monitor, "sync", None)):
-        pytest.skip("this latentscale has Monitor.sync")
-    with pytest.raises(NotImplementedError, match="Monitor.sync"):
-        LatentScaleCallback("s", latents="latents", sync_every=10)
+def test_bad_arguments_say_what_to_fix() -> None:
+    with pytest.raises(ValueError):
+        LatentScaleCallback("s", latents="latents", sync_every=0)
     with pytest.raises(ValueError):
         LatentScaleCallback("s", latents="latents", every=0)
     with pytest.raises(TypeError):
