@@ -5,6 +5,7 @@ import Darwin
 #endif
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import Logging
 import ScaleStore
 import ServiceLifecycle
@@ -23,6 +24,14 @@ extension ScaleDaemon {
     /// - Throws: `StreamPersistence.Damaged` when a stored value does not parse.
     public static func buildApplication(settings: DaemonSettings, database db: ScaleDatabase, logger: Logger,
                                         umaskToRestore: mode_t? = nil) async throws -> some ApplicationProtocol {
+        try await buildApplication(settings: settings, database: db, logger: logger, umaskToRestore: umaskToRestore, activatedSocket: nil)
+    }
+
+    /// As ``buildApplication(settings:database:logger:umaskToRestore:)``; with
+    /// `activatedSocket`, the API is served on that inherited socket instead,
+    /// and the returned application is run without its own server (``run(_:logger:)``).
+    static func buildApplication(settings: DaemonSettings, database db: ScaleDatabase, logger: Logger,
+                                 umaskToRestore: mode_t?, activatedSocket: CInt?) async throws -> Application<RouterResponder<BasicRequestContext>> {
         let metrics = ScaleMetrics()
         let registry = StreamRegistry(db: db, logger: logger, metrics: metrics, alertCommand: settings.alertCommand)
         try await registry.load()
@@ -44,14 +53,18 @@ extension ScaleDaemon {
         let socketPath = settings.socketPath
         let mode = settings.socketMode
         let notifier = SystemdNotifier()
-        let policy = settings.peers
-        let maxBody = settings.maxBodyBytes
+        let channel = httpChannelConfiguration(settings, logger: logger)
+        if let fd = activatedSocket {
+            // systemd's socket: the same router and handlers, served on the inherited fd.
+            services.append(ActivatedSocketServer(
+                socket: fd, responder: router.buildResponder(), channelConfiguration: channel, serverName: "scaled",
+                onServerRunning: {
+                    if notifier.send("READY=1\nSTATUS=serving the socket systemd passed") { logger.debug("told systemd: READY=1") }
+                }, logger: logger))
+        }
         return Application(
             router: router,
-            server: .http1(configuration: .init(additionalChannelHandlers: [
-                ParserErrorResponder(),
-                PeerCredentialsHandler(policy: policy, logger: logger), ExpectContinueHandler(maxBodyBytes: maxBody),
-            ])),
+            server: .http1(configuration: channel),
             configuration: .init(address: .unixDomainSocket(path: socketPath), serverName: "scaled"),
             services: services,
             onServerRunning: { _ in
@@ -63,6 +76,16 @@ extension ScaleDaemon {
             },
             logger: logger
         )
+    }
+
+    /// The handlers every connection gets, on a bound or an inherited socket.
+    static func httpChannelConfiguration(_ settings: DaemonSettings, logger: Logger) -> HTTP1Channel.Configuration {
+        let policy = settings.peers
+        let maxBody = settings.maxBodyBytes
+        return .init(additionalChannelHandlers: [
+            ParserErrorResponder(),
+            PeerCredentialsHandler(policy: policy, logger: logger), ExpectContinueHandler(maxBodyBytes: maxBody),
+        ])
     }
 
     /// The API router, with the error middleware whose 404/405 table comes
