@@ -91,15 +91,17 @@ extension APIRoutes {
             throw APIError.badRequest(e.code, e.description)
         }
         let (normalizer, version) = try await stream.prepare(channels: layout.channels)
+        let excludeNonfinite = await stream.state.config.excludeNonfiniteSamples
         let frozenBody = body
         let offset = dataOffset
-        let (summary, clamp) = try await Task.detached(priority: .medium) {
+        let ingested = try await Task.detached(priority: .medium) {
             try frozenBody.withUnsafeReadableBytes { raw in
-                try BatchSummary.ingest(bytes: UnsafeRawBufferPointer(rebasing: raw[offset...]), layout: layout, normalizer: normalizer)
+                try BatchSummary.ingestSamples(bytes: UnsafeRawBufferPointer(rebasing: raw[offset...]), layout: layout,
+                                               normalizer: normalizer, excludeNonfiniteSamples: excludeNonfinite)
             }
         }.value
-        let response = try await stream.apply(WindowEntry(summary: summary, clamp: clamp, referenceVersion: version),
-                                              meta: meta, now: Date())
+        let response = try await stream.apply(WindowEntry(summary: ingested.summary, clamp: ingested.clamp, referenceVersion: version),
+                                              samples: ingested.samples, meta: meta, now: Date())
         return json(response)
     }
 

@@ -150,7 +150,7 @@ extension StreamState {
             ("drift", driftJSON),
             ("clamp", clampJSON),
             ("flags", flags),
-        ])
+        ] + detailStatusPairs)
     }
 
     /// One entry of `GET /v1/streams`.

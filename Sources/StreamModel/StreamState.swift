@@ -58,6 +58,10 @@ public struct StreamState: Sendable {
     public var alerts: [AlertKind: AlertMachine] = [:]
     /// The normalized mean when a declared, unshifted reference was first evaluated.
     public var meanBaseline: Double?
+    /// Per-tag cumulative statistics (`Buckets.swift`).
+    public var buckets = BucketTable()
+    /// The window's per-sample values and outlier counts (`SampleOutliers.swift`).
+    public var sampleWindow = SampleWindow()
 
     public init(name: String, config: StreamConfig = StreamConfig(), now: Date) {
         self.name = name; self.config = config; createdAt = now; updatedAt = now
@@ -101,6 +105,7 @@ public struct StreamState: Sendable {
     /// Clears statistics (and a frozen reference, which came from them); keeps config.
     public mutating func reset(now: Date) {
         channels = nil; cumulative = nil; window = []; windowSummary = nil
+        buckets = BucketTable(); sampleWindow = SampleWindow()
         lastPushAt = nil
         alerts = [:]
         if frozen != nil { frozen = nil; bumpReference() }

@@ -49,6 +49,8 @@ public enum StatusReport {
             out += ct.render().map { "    " + $0 }
         }
 
+        out += bucketLines(s, style: style)
+
         let flags = s["flags"]?.array ?? []
         out.append("")
         if flags.isEmpty {
