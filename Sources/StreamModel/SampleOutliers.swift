@@ -80,15 +80,40 @@ public struct SampleWindow: Sendable, Equatable {
 
     public private(set) var batches: [Batch] = []
 
+    /// Per-sample values kept for the robust scale: those of the newest
+    /// batches that fit in this many (the newest batch's always), so memory
+    /// and the cost of a push stay bounded for long windows. Older batches
+    /// keep only their counts.
+    public static let valueCap = 4096
+
     public init() {}
 
     public mutating func append(_ b: Batch, keep: Int) {
         batches.append(b)
         if batches.count > keep { batches.removeFirst(batches.count - keep) }
+        trimValues()
     }
 
     /// Replaces the content (restart), keeping the newest `keep`.
-    public mutating func restore(_ b: [Batch], keep: Int) { batches = Array(b.suffix(keep)) }
+    public mutating func restore(_ b: [Batch], keep: Int) {
+        batches = Array(b.suffix(keep))
+        trimValues()
+    }
+
+    /// Clears the values of every batch older than those that fit in ``valueCap``.
+    mutating func trimValues() {
+        var total = 0
+        var i = batches.count - 1
+        while i >= 0 {
+            total += batches[i].means.count
+            if total > Self.valueCap && i < batches.count - 1 { break }
+            i -= 1
+        }
+        while i >= 0 {
+            if !batches[i].means.isEmpty || !batches[i].stds.isEmpty { batches[i].means = []; batches[i].stds = [] }
+            i -= 1
+        }
+    }
 
     /// The share of outlier samples over the newest `last` batches; nil when none was checked.
     public func outlierFraction(last: Int) -> Double? {
@@ -109,7 +134,8 @@ public enum SampleOutliers {
     /// The samples of `stats` that are outliers, in index order.
     ///
     /// The robust z-scores compare each sample's mean and std with the median
-    /// and MAD of the window's per-sample values together with this batch's
+    /// and MAD of the window's per-sample values (the newest
+    /// ``SampleWindow/valueCap`` of them) together with this batch's
     /// (`window`), so a first batch is judged against itself and one broken
     /// batch cannot hide its own samples. A sample with non-finite values is
     /// always reported.

@@ -101,4 +101,24 @@ import Testing
         #expect(d.firing(.sampleOutlier))
         #expect(d.firing(.nonfinite))
     }
+
+    /// Long windows keep only the newest per-sample values, and a restart
+    /// (one restore from the journal's batches) keeps exactly the same.
+    @Test func sampleWindowValuesAreCappedTheSameLiveAndRestored() {
+        var live = SampleWindow()
+        var all: [SampleWindow.Batch] = []
+        for i in 0..<400 {
+            let n = i % 13 == 0 ? 0 : 1 + i % 40
+            let b = SampleWindow.Batch(means: (0..<n).map(Double.init), stds: (0..<n).map { Double($0) + 1 }, samples: n + 1, outliers: i % 2)
+            all.append(b)
+            live.append(b, keep: 300)
+        }
+        var restored = SampleWindow()
+        restored.restore(all, keep: 300)
+        #expect(restored == live)
+        #expect(live.batches.count == 300)
+        let kept = live.batches.reduce(0) { $0 + $1.means.count }
+        #expect(kept <= SampleWindow.valueCap && kept > SampleWindow.valueCap - 41)
+        #expect(live.counts(last: 300).samples == all.suffix(300).reduce(0) { $0 + $1.samples })
+    }
 }
