@@ -221,6 +221,7 @@ def test_recommended_range_holds(daemon, limit):
     y = np.abs(x.astype(np.float64))
     share = (y > r).mean()
     exact = np.quantile(y, 1 - limit)
+    print(f"clamp_max_fraction {limit}: recommended_range {r}, share beyond it {share:.6%}, exact quantile {exact:.6g}")
     assert share <= limit, (r, share, limit)
     # Not wastefully wide: within the bucket width (2^-7) and 3-digit rounding of the exact quantile.
     assert exact <= r <= exact * (1 + 2 ** -7) * (1 + 1e-2) + 1e-12
@@ -241,6 +242,8 @@ def test_recommended_range_holds_in_diffusers_ddpm(daemon):
     pred = torch.from_numpy(x)
     out = sched.step(pred, t, torch.zeros_like(pred), generator=torch.Generator().manual_seed(0))
     clamped = (out.pred_original_sample != pred).double().mean().item()
+    exact = float(np.quantile(np.abs(x.astype(np.float64)), 1 - limit))
+    print(f"DDPMScheduler.step with clip_sample_range={r}: clamped {clamped:.6%} (limit {limit:.3%}); exact quantile {exact:.6g}")
     assert clamped <= limit, (r, clamped)
     # The range one bucket lower would not do: the guarantee is tight, not loose.
     assert (np.abs(x) > r * (1 - 2 ** -6)).mean() > 0
