@@ -180,6 +180,8 @@ def test_push_response_and_status_statistics(client: Client, stream: str) -> Non
         "channel_axis": 1, "target_std": 1.0, "reference": None,
         "scheduler": {"clip_sample": False, "clip_sample_range": 1.0, "thresholding": False}, "window_batches": 100,
         "drift_tolerance": 0.05, "clamp_max_fraction": 0.001, "alert_for_batches": 3,
+        "max_buckets": 64, "outlier_z": 8, "sample_mean_abs_max": None, "sample_std_max": None,
+        "outlier_max_fraction": 0.01, "exclude_nonfinite_samples": False,
     }
 
 
