@@ -4,6 +4,13 @@ import ScaleStore
 import StreamModel
 
 extension StreamActor {
+    /// What a push's outlier check needs from the stream: the window's
+    /// per-sample values and the config (the sorting then runs off the actor).
+    func outlierReference() -> (means: [Double], stds: [Double], config: StreamConfig) {
+        let v = state.sampleWindow.values(last: state.config.windowBatches)
+        return (v.means, v.stds, state.config)
+    }
+
     /// The most outliers one push answer lists (`outliers_total` counts them all).
     static let outliersListed = 32
 

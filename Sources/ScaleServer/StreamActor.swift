@@ -55,13 +55,15 @@ actor StreamActor {
     }
 
     /// Applies a computed batch durably. Returns the push response.
-    func apply(_ entry: WindowEntry, samples: [SampleStat] = [], meta: PushMeta, now: Date) throws(APIError) -> JSONValue {
+    func apply(_ entry: WindowEntry, samples: [SampleStat] = [], outliers: [SampleOutlier]? = nil, meta: PushMeta, now: Date) throws(APIError) -> JSONValue {
         try checkChannels(entry.summary.channels)
         var entry = entry
         if entry.referenceVersion != state.referenceVersion { entry.clamp = nil }
         var next = state
         let seq = state.seq + 1
-        let (froze, findings) = next.apply(entry, tag: meta.tag, samples: samples, seq: seq, now: now)
+        let (froze, findings) = next.apply(entry, tag: meta.tag, samples: samples,
+                                           outliers: outliers ?? SampleOutliers.find(samples, window: state.sampleWindow, config: state.config),
+                                           seq: seq, now: now)
         let s = entry.summary
         let events = next.evaluateFlags(latest: s, now: now) + next.evaluateDetailFlags(now: now)
         let normalized = next.normalizedMoments(s)

@@ -123,6 +123,13 @@ public struct SampleWindow: Sendable, Equatable {
         return Double(recent.reduce(0) { $0 + $1.outliers }) / Double(n)
     }
 
+    /// The per-sample means and stds kept for the newest `last` batches.
+    public func values(last: Int) -> (means: [Double], stds: [Double]) {
+        var means: [Double] = [], stds: [Double] = []
+        for b in batches.suffix(last) where !b.means.isEmpty { means += b.means; stds += b.stds }
+        return (means, stds)
+    }
+
     /// Outlier samples and samples checked over the newest `last` batches.
     public func counts(last: Int) -> (outliers: Int, samples: Int) {
         let recent = batches.suffix(last)
@@ -140,8 +147,15 @@ public enum SampleOutliers {
     /// batch cannot hide its own samples. A sample with non-finite values is
     /// always reported.
     public static func find(_ stats: [SampleStat], window: SampleWindow, config: StreamConfig) -> [SampleOutlier] {
-        var means: [Double] = [], stds: [Double] = []
-        for b in window.batches.suffix(config.windowBatches) { means += b.means; stds += b.stds }
+        let v = window.values(last: config.windowBatches)
+        return find(stats, windowMeans: v.means, windowStds: v.stds, config: config)
+    }
+
+    /// ``find(_:window:config:)`` given the window's values (as
+    /// ``SampleWindow/values(last:)`` returns them), so that the sorting can
+    /// run off the stream's serial step.
+    public static func find(_ stats: [SampleStat], windowMeans: [Double], windowStds: [Double], config: StreamConfig) -> [SampleOutlier] {
+        var means = windowMeans, stds = windowStds
         let current = SampleWindow.Batch(stats, outliers: 0)
         means += current.means; stds += current.stds
         let meanScale = RobustScale(means), stdScale = RobustScale(stds)
@@ -178,7 +192,14 @@ extension StreamState {
     /// the bucket and the sample window.
     @discardableResult
     public mutating func apply(_ entry: WindowEntry, tag: String?, samples: [SampleStat], seq: Int64, now: Date) -> (froze: Bool, findings: PushFindings) {
-        let outliers = SampleOutliers.find(samples, window: sampleWindow, config: config)
+        apply(entry, tag: tag, samples: samples, outliers: SampleOutliers.find(samples, window: sampleWindow, config: config),
+              seq: seq, now: now)
+    }
+
+    /// As ``apply(_:tag:samples:seq:now:)`` with the outliers already found.
+    @discardableResult
+    public mutating func apply(_ entry: WindowEntry, tag: String?, samples: [SampleStat], outliers: [SampleOutlier],
+                               seq: Int64, now: Date) -> (froze: Bool, findings: PushFindings) {
         let froze = apply(entry, seq: seq, now: now)
         let bucket = recordDetails(entry, tag: tag, samples: samples, outliers: outliers.count)
         return (froze, PushFindings(outliers: outliers, bucket: bucket))
