@@ -284,3 +284,12 @@ def test_scalectl_names_broken_files_and_shows_buckets(daemon, tmp_path):
     assert "buckets (cumulative, 1 of max_buckets 64" in r.stdout
     row = [l for l in r.stdout.splitlines() if l.strip().startswith("512x512")]
     assert row and " 40 " in row[0]
+    n = daemon.get("/v1/streams/cache/normalization?tag=512x512")
+    r = scalectl(daemon, "normalization", "cache", "--tag", "512x512", "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["scaling_factor"] == n["scaling_factor"]
+    r = scalectl(daemon, "history", "cache", "--tag", "512x512", "--csv")
+    assert r.returncode == 0, r.stderr
+    assert len(r.stdout.strip().splitlines()) == 1 + len(daemon.get("/v1/streams/cache/history?tag=512x512")["history"])
+    r = scalectl(daemon, "history", "cache", "--tag", "nope", "--csv")
+    assert r.returncode == 0 and len(r.stdout.strip().splitlines()) == 1
