@@ -12,18 +12,49 @@ extension BatchSummary {
     public static func ingest(
         bytes: UnsafeRawBufferPointer, layout: TensorLayout, normalizer: AffineNormalizer? = nil
     ) throws(TensorError) -> (BatchSummary, ClampCount?) {
+        let r = try ingestSamples(bytes: bytes, layout: layout, normalizer: normalizer)
+        return (r.summary, r.clamp)
+    }
+
+    /// Like ``ingest(bytes:layout:normalizer:)``, also returning each
+    /// sample's own mean, std and non-finite count (for the outlier check).
+    ///
+    /// With `excludeNonfiniteSamples`, a sample holding any NaN or ±inf
+    /// leaves the summary entirely (its samples, elements, non-finite
+    /// counts, moments, sketch and clamp count); it is still listed in
+    /// `samples` with `excluded` set.
+    public static func ingestSamples(
+        bytes: UnsafeRawBufferPointer, layout: TensorLayout, normalizer: AffineNormalizer? = nil,
+        excludeNonfiniteSamples: Bool = false
+    ) throws(TensorError) -> IngestResult {
         try layout.checkLength(bytes.count)
         if let n = normalizer { precondition(n.channels == layout.channels, "normalizer channel count differs") }
         BLASSetup.once()
         var kernel = IngestKernel(layout: layout, normalizer: normalizer)
-        guard let base = bytes.baseAddress else { return kernel.finish() }
+        kernel.excludeNonfinite = excludeNonfiniteSamples
+        guard let base = bytes.baseAddress else {
+            let (s, c) = kernel.finish()
+            return IngestResult(summary: s, clamp: c, samples: kernel.sampleStats)
+        }
         switch layout.dtype {
         case .float32: kernel.run(base, F32Loader.self)
         case .float64: kernel.run(base, F64Loader.self)
         case .float16: kernel.run(base, F16Loader.self)
         case .bfloat16: kernel.run(base, BF16Loader.self)
         }
-        return kernel.finish()
+        let (s, c) = kernel.finish()
+        return IngestResult(summary: s, clamp: c, samples: kernel.sampleStats)
+    }
+
+    /// ``ingestSamples(bytes:layout:normalizer:excludeNonfiniteSamples:)`` over an array of Doubles.
+    public static func samplesOf(_ values: [Double], shape: [Int], channelAxis: Int = 1, normalizer: AffineNormalizer? = nil,
+                                 excludeNonfiniteSamples: Bool = false) throws(TensorError) -> IngestResult {
+        let layout = try TensorLayout(shape: shape, dtype: .float64, channelAxis: channelAxis)
+        do {
+            return try values.withUnsafeBytes {
+                try ingestSamples(bytes: $0, layout: layout, normalizer: normalizer, excludeNonfiniteSamples: excludeNonfiniteSamples)
+            }
+        } catch let e as TensorError { throw e } catch { fatalError("unreachable") }
     }
 
     /// Convenience for tests and tools: summarizes an array of Doubles of the given shape.
@@ -118,6 +149,11 @@ struct IngestKernel {
     var absTable: [UInt32]
     var invalidPosition: [Bool]
     var sampleCo: [Double]
+    /// Each sample's own statistics, in order.
+    var sampleStats: [SampleStat] = []
+    /// The moments of the sample merged last (set by `mergeSample`).
+    var lastSample = Moments.empty
+    var excludeNonfinite = false
 
     /// Positions per fast-path tile (per channel row); the tile is C × this,
     /// about 32 KiB of Doubles so it stays in L1 between the two loops over it.
@@ -143,14 +179,32 @@ struct IngestKernel {
 
     mutating func run<L: ElementLoader>(_ base: UnsafeRawPointer, _: L.Type) {
         let perSample = layout.elementsPerSample
+        sampleStats.reserveCapacity(layout.samples)
         for s in 0..<layout.samples {
             let sample = base + s &* perSample &* L.size
-            if processFinite(sample, L.self) { continue }
+            lastSample = .empty
+            if processFinite(sample, L.self) {
+                sampleStats.append(SampleStat(lastSample, nan: 0, inf: 0, excluded: false))
+                continue
+            }
             if scratch.count != perSample { scratch = [Double](repeating: 0, count: perSample) }
             scratch.withUnsafeMutableBufferPointer { buf in
                 for i in 0..<perSample { buf[i] = L.load(sample, i) }
             }
+            if excludeNonfinite {
+                var finite = Moments.empty, nan = 0, inf = 0
+                for v in scratch { if v.isFinite { finite.add(v) } else if v.isNaN { nan &+= 1 } else { inf &+= 1 } }
+                if nan + inf > 0 {
+                    summary.samples -= 1
+                    summary.elements -= perSample
+                    sampleStats.append(SampleStat(finite, nan: nan, inf: inf, excluded: true))
+                    continue
+                }
+            }
+            let nanBefore = summary.nanCount, infBefore = summary.posInfCount + summary.negInfCount
             processSample()
+            sampleStats.append(SampleStat(lastSample, nan: summary.nanCount - nanBefore,
+                                          inf: summary.posInfCount + summary.negInfCount - infBefore, excluded: false))
         }
     }
 
@@ -362,6 +416,7 @@ struct IngestKernel {
         }
         summary.total.merge(sampleTotal)
         summary.sampleSpread.add(sample: sampleTotal)
+        lastSample = sampleTotal
 
         // Channel co-moments of this sample.
         guard validPositions > 0 else { return }

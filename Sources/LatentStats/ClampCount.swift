@@ -1,3 +1,4 @@
+import Foundation
 /// A per-channel affine map y = (z − shift[c]) · scale[c]: the normalization a
 /// training job applies, in diffusers' semantics, reduced to one form.
 public struct AffineNormalizer: Sendable, Equatable {
@@ -50,10 +51,51 @@ public struct ClampCount: Sendable, Equatable {
         absSketch.merge(other.absSketch)
     }
 
-    /// The smallest range that keeps the share of |y| beyond it at or under
-    /// `maxFraction`, from the sketch (within 0.4% of the exact quantile).
+    /// A range that keeps the share of |y| beyond it at or under
+    /// `maxFraction` for the values counted, guaranteed, not just estimated.
+    ///
+    /// At most k = ⌊maxFraction·n⌋ of the n values may lie beyond the range,
+    /// so the range must reach the order statistic of rank n−k−1 (0-based).
+    /// The sketch knows that value only to its bucket (2⁻⁷ relative width),
+    /// so the range is the bucket's upper edge (every value in the bucket is
+    /// below it), rounded up to 3 significant digits. It exceeds the exact
+    /// quantile by at most about 0.8% + 0.5%.
     public func recommendedRange(maxFraction: Double) -> Double? {
         guard elements > 0 else { return nil }
-        return absSketch.quantile(1 - maxFraction)
+        let n = absSketch.count
+        guard n > 0 else { return nil }
+        let allowed = UInt64(Swift.max(0, (maxFraction * Double(n)).rounded(.down)))
+        guard allowed < n, let edge = absSketch.upperEdge(atRank: n - allowed - 1) else { return 0 }
+        return Self.roundUp(edge, significantDigits: 3)
+    }
+
+    /// The smallest number of `significantDigits` significant digits that is ≥ `x`.
+    public static func roundUp(_ x: Double, significantDigits digits: Int) -> Double {
+        guard x > 0, x.isFinite else { return x }
+        let exponent = (log10(x)).rounded(.down) - Double(digits - 1)
+        let unit = pow(10, exponent)
+        var steps = (x / unit).rounded(.up)
+        // x / unit can round to just below an integer; never come out under x.
+        while steps * unit < x { steps += 1 }
+        // Nor a whole step over (x itself at a power of ten).
+        while steps > 1, (steps - 1) * unit >= x { steps -= 1 }
+        return steps * unit
+    }
+}
+
+extension QuantileSketch {
+    /// The upper edge of the bucket holding the order statistic of rank `k`
+    /// (0-based): every value in that bucket is below it (or, for the zero
+    /// bucket, at most the smallest normal Float).
+    public func upperEdge(atRank k: UInt64) -> Double? {
+        var seen: UInt64 = 0
+        for (key, c) in zip(keys, counts) {
+            seen += c
+            if seen > k {
+                let hi = Self.range(ofKey: key).hi
+                return hi == 0 ? Double(Float.leastNormalMagnitude) : hi
+            }
+        }
+        return keys.last.map { Self.range(ofKey: $0).hi }
     }
 }

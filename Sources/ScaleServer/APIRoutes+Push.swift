@@ -48,15 +48,20 @@ extension APIRoutes {
             throw APIError.badRequest(e.code, e.description)
         }
         let (normalizer, version) = try await stream.prepare(channels: layout.channels)
+        let reference = await stream.outlierReference()
+        let excludeNonfinite = reference.config.excludeNonfiniteSamples
         let frozenBody = body
         let offset = dataOffset
-        let (summary, clamp) = try await Task.detached(priority: .medium) {
-            try frozenBody.withUnsafeReadableBytes { raw in
-                try BatchSummary.ingest(bytes: UnsafeRawBufferPointer(rebasing: raw[offset...]), layout: layout, normalizer: normalizer)
+        let (ingested, outliers) = try await Task.detached(priority: .medium) {
+            let r = try frozenBody.withUnsafeReadableBytes { raw in
+                try BatchSummary.ingestSamples(bytes: UnsafeRawBufferPointer(rebasing: raw[offset...]), layout: layout,
+                                               normalizer: normalizer, excludeNonfiniteSamples: excludeNonfinite)
             }
+            // Judged against the window as it was when the push began.
+            return (r, SampleOutliers.find(r.samples, windowMeans: reference.means, windowStds: reference.stds, config: reference.config))
         }.value
-        let response = try await stream.apply(WindowEntry(summary: summary, clamp: clamp, referenceVersion: version),
-                                              meta: meta, now: Date())
+        let response = try await stream.apply(WindowEntry(summary: ingested.summary, clamp: ingested.clamp, referenceVersion: version),
+                                              samples: ingested.samples, outliers: outliers, meta: meta, now: Date())
         return json(response)
     }
 }

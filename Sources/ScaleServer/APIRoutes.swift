@@ -50,6 +50,12 @@ struct APIRoutes: Sendable {
             guard format == "json" || format == "diffusers" else {
                 throw APIError.badRequest("invalid_query", "format '\(format)' is unknown; use json or diffusers")
             }
+            if let tag = q.get("tag") {
+                guard scope == .local else {
+                    throw APIError.badRequest("invalid_query", "tag= and scope=global cannot be combined: buckets are this node's own; ask one or the other")
+                }
+                return json(try await stream(context).normalization(mode: mode, method: method, diffusers: format == "diffusers", tag: tag))
+            }
             return json(try await stream(context).normalization(mode: mode, method: method, diffusers: format == "diffusers", scope: scope))
         }
         router.get("/v1/streams/:name/histogram") { request, context in
@@ -96,6 +102,9 @@ struct APIRoutes: Sendable {
             if let text = request.uri.queryParameters.get("limit") {
                 guard let v = Int(text), v >= 1 else { throw APIError.badRequest("invalid_query", "limit must be a positive integer") }
                 limit = v
+            }
+            if let tag = request.uri.queryParameters.get("tag") {
+                return json(try await s.history(limit: limit, tag: tag))
             }
             return json(try await s.history(limit: limit))
         }

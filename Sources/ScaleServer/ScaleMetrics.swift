@@ -14,6 +14,7 @@ public final class ScaleMetrics: Sendable {
     public let registry = PrometheusCollectorRegistry()
     let pushDuration: ValueHistogram
     private let series = NIOLockedValueBox<[String: StreamSeries]>([:])
+    let bucketMetrics: BucketMetrics
 
     struct StreamSeries: Sendable {
         var batches: Counter
@@ -28,6 +29,7 @@ public final class ScaleMetrics: Sendable {
     }
 
     public init() {
+        bucketMetrics = BucketMetrics(registry: registry)
         pushDuration = registry.makeValueHistogram(
             descriptor: MetricNameDescriptor(namespace: "scaled", metricName: "push_duration", unitName: "seconds",
                                              helpText: "Time to validate, summarize and durably apply one push."),
@@ -78,6 +80,7 @@ public final class ScaleMetrics: Sendable {
             for kind in AlertKind.allCases { x.alertFiring[kind]!.set(s.alerts[kind]?.phase == .firing ? 1.0 : 0.0) }
             all[s.name] = x
         }
+        bucketMetrics.update(s)
     }
 
     /// Drops a stream's series (delete, or reset before re-creating them).
@@ -93,6 +96,7 @@ public final class ScaleMetrics: Sendable {
             registry.unregisterGauge(x.lastPush)
             x.alertFiring.values.forEach(registry.unregisterGauge)
         }
+        bucketMetrics.remove(stream)
     }
 
     func recordPush(seconds: Double) { pushDuration.record(seconds) }

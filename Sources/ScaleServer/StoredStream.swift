@@ -14,6 +14,9 @@ struct StoredConfig: Codable, Equatable {
         case channelAxis = "channel_axis", targetStd = "target_std", reference, scheduler
         case windowBatches = "window_batches", driftTolerance = "drift_tolerance"
         case clampMaxFraction = "clamp_max_fraction", alertForBatches = "alert_for_batches"
+        case maxBuckets = "max_buckets", outlierZ = "outlier_z", sampleMeanAbsMax = "sample_mean_abs_max"
+        case sampleStdMax = "sample_std_max", outlierMaxFraction = "outlier_max_fraction"
+        case excludeNonfiniteSamples = "exclude_nonfinite_samples"
     }
 
     enum SchedulerKeys: String, CodingKey {
@@ -34,6 +37,7 @@ struct StoredConfig: Codable, Equatable {
         config.driftTolerance = try c.positive(.driftTolerance)
         config.clampMaxFraction = try c.positive(.clampMaxFraction)
         config.alertForBatches = try c.decode(Int.self, forKey: .alertForBatches)
+        try Self.decodeDetails(c, into: &config)
         guard config.windowBatches >= 1, config.alertForBatches >= 1, config.clampMaxFraction < 1 else {
             throw DecodingError.dataCorrupted(.init(codingPath: c.codingPath,
                 debugDescription: "window_batches and alert_for_batches must be at least 1 and clamp_max_fraction below 1"))
@@ -54,6 +58,7 @@ struct StoredConfig: Codable, Equatable {
         try c.encode(config.driftTolerance, forKey: .driftTolerance)
         try c.encode(config.clampMaxFraction, forKey: .clampMaxFraction)
         try c.encode(config.alertForBatches, forKey: .alertForBatches)
+        try encodeDetails(&c)
     }
 }
 
@@ -189,7 +194,7 @@ private extension Optional<Double> {
     var finite: Double? { flatMap { $0.isFinite ? $0 : nil } }
 }
 
-private extension KeyedDecodingContainer {
+extension KeyedDecodingContainer {
     func positive(_ key: Key) throws -> Double {
         let x = try decode(Double.self, forKey: key)
         guard x.isFinite, x > 0 else {

@@ -58,22 +58,24 @@ actor StreamActor {
     }
 
     /// Applies a computed batch durably. Returns the push response.
-    func apply(_ entry: WindowEntry, meta: PushMeta, now: Date) throws(APIError) -> JSONValue {
+    func apply(_ entry: WindowEntry, samples: [SampleStat] = [], outliers: [SampleOutlier]? = nil, meta: PushMeta, now: Date) throws(APIError) -> JSONValue {
         try checkChannels(entry.summary.channels)
         var entry = entry
         if entry.referenceVersion != state.referenceVersion { entry.clamp = nil }
         var next = state
         let seq = state.seq + 1
-        let froze = next.apply(entry, seq: seq, now: now)
+        let (froze, findings) = next.apply(entry, tag: meta.tag, samples: samples,
+                                           outliers: outliers ?? SampleOutliers.find(samples, window: state.sampleWindow, config: state.config),
+                                           seq: seq, now: now)
         let s = entry.summary
-        let events = next.evaluateFlags(latest: s, now: now)
+        let events = next.evaluateFlags(latest: s, now: now) + next.evaluateDetailFlags(now: now)
         let normalized = next.normalizedMoments(s)
         let journal = JournalEntry(
             stream: state.name, seq: seq, step: meta.step, tag: meta.tag, time: now,
             samples: s.samples, elements: s.elements, nonfinite: s.nonfiniteCount,
             mean: s.total.count > 0 ? s.total.mean : nil, std: s.total.std,
             normalizedStd: normalized?.std, clampFraction: entry.clamp?.fraction,
-            summary: StreamPersistence.encode(entry))
+            summary: StreamPersistence.encode(entry, details: next.sampleWindow.batches.last!))
         do {
             try db.append(journal, updating: StreamPersistence.record(next))
         } catch {
@@ -99,7 +101,7 @@ actor StreamActor {
                 state.flagJSON(e.kind, state: "resolved", since: e.transition.since, message: e.transition.message,
                                value: e.transition.value)
             })),
-        ])
+        ] + Self.findingsJSONPairs(findings, samples: samples))
     }
 
     /// Stores, logs and passes on alert transitions.
@@ -126,7 +128,7 @@ actor StreamActor {
         guard persisted, !deleted, state.seq > 0 else { return }
         do {
             try db.writeSnapshot(Snapshot(stream: state.name, seq: state.seq, time: Date(),
-                                          state: StreamPersistence.snapshotBlob(state)),
+                                          state: StreamPersistence.snapshotBlobWithBuckets(state)),
                                  keepSummariesOfLast: state.config.windowBatches)
             try db.pruneHistory(stream: state.name, keepingLast: Self.historyRows)
             batchesSinceSnapshot = 0

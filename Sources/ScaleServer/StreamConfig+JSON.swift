@@ -62,7 +62,7 @@ extension StreamConfig {
             ("drift_tolerance", .num(driftTolerance)),
             ("clamp_max_fraction", .num(clampMaxFraction)),
             ("alert_for_batches", .int(alertForBatches)),
-        ])
+        ] + detailJSONPairs)
     }
 
     /// Applies a PUT body: every field optional; `"reference": null` clears the reference.
@@ -108,8 +108,9 @@ extension StreamConfig {
                 guard f > 0, f < 1 else { throw .badRequest("invalid_config", "clamp_max_fraction must be between 0 and 1 (exclusive), e.g. 0.001") }
                 c.clampMaxFraction = f
             case "alert_for_batches": c.alertForBatches = try Self.count(value, "alert_for_batches", max: 100_000)
+            case _ where Self.detailKeys.contains(key): try c.applyDetail(key, value)
             default:
-                throw .badRequest("invalid_config", "unknown config field '\(key)'; known fields: channel_axis, target_std, reference, scheduler, window_batches, drift_tolerance, clamp_max_fraction, alert_for_batches")
+                throw .badRequest("invalid_config", "unknown config field '\(key)'; known fields: channel_axis, target_std, reference, scheduler, window_batches, drift_tolerance, clamp_max_fraction, alert_for_batches, " + Self.detailKeys.joined(separator: ", "))
             }
         }
         return c

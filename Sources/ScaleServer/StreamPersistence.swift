@@ -91,16 +91,25 @@ enum StreamPersistence {
             let e = try blob(snap.state, stream: record.name, field: "snapshot at seq \(snap.seq)")
             s.cumulative = e.summary
             s.clampSinceReference = e.referenceVersion == s.referenceVersion ? e.clamp : nil
+            do { s.buckets = try decodeBuckets(snap.state) } catch {
+                throw Damaged(stream: record.name, field: "snapshot buckets at seq \(snap.seq)", reason: "\(error)")
+            }
             after = snap.seq
         }
         for j in try db.journal(stream: record.name, after: after) {
             guard let data = j.summary else { continue }
-            s.replay(try blob(data, stream: record.name, field: "journal summary at seq \(j.seq)"))
+            let (e, details) = try detailsBlob(data, stream: record.name, field: "journal summary at seq \(j.seq)")
+            s.replay(e)
+            s.recordBucket(e, tag: j.tag, checkedSamples: details?.samples ?? e.summary.samples, outliers: details?.outliers ?? 0)
         }
         let windowRows = try db.lastEntries(stream: record.name, count: s.config.windowBatches)
-        s.restoreWindow(try windowRows.compactMap { row in
-            try row.summary.map { try blob($0, stream: record.name, field: "journal summary at seq \(row.seq)") }
-        })
+        let restored = try windowRows.compactMap { row in
+            try row.summary.map { try detailsBlob($0, stream: record.name, field: "journal summary at seq \(row.seq)") }
+        }
+        s.restoreWindow(restored.map(\.0))
+        s.sampleWindow.restore(restored.map { e, d in
+            d ?? SampleWindow.Batch(means: [], stds: [], samples: e.summary.samples, outliers: 0)
+        }, keep: s.config.windowBatches)
         s.seq = try db.lastSeq(stream: record.name)
         for p in try db.peers(stream: record.name) {
             do {

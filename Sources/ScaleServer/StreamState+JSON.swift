@@ -155,7 +155,7 @@ extension StreamState {
             ("clamp", clampJSON),
             ("flags", flags),
             ("peers", peersJSON),
-        ])
+        ] + detailStatusPairs)
     }
 
     /// One entry of `GET /v1/streams`.

@@ -6,6 +6,8 @@ public enum AlertKind: String, Sendable, CaseIterable, Codable {
     case meanDrift = "mean_drift"
     case clampOutOfRange = "clamp_out_of_range"
     case nonfinite
+    case bucketMismatch = "bucket_mismatch"
+    case sampleOutlier = "sample_outlier"
 
     /// Non-finite latents are critical: training on them corrupts the model.
     public var severity: AlertSeverity { self == .nonfinite ? .critical : .warning }

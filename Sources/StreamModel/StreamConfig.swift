@@ -14,6 +14,18 @@ public struct StreamConfig: Sendable, Equatable {
     public var driftTolerance = 0.05
     public var clampMaxFraction = 0.001
     public var alertForBatches = 3
+    /// Tags with their own bucket; further tags share the `(other)` bucket (1…1024).
+    public var maxBuckets = 64
+    /// Robust z-score (median/MAD) above which a sample's mean or std makes it an outlier.
+    public var outlierZ = 8.0
+    /// A sample whose |mean| exceeds this is an outlier (nil: no limit).
+    public var sampleMeanAbsMax: Double?
+    /// A sample whose std exceeds this is an outlier (nil: no limit).
+    public var sampleStdMax: Double?
+    /// `sample_outlier` holds while the window's share of outlier samples exceeds this.
+    public var outlierMaxFraction = 0.01
+    /// Leave samples holding NaN/inf out of the statistics entirely (they are still reported).
+    public var excludeNonfiniteSamples = false
 
     public init() {}
 }

@@ -60,6 +60,10 @@ public struct StreamState: Sendable {
     public var meanBaseline: Double?
     /// Other nodes' latest summaries, by peer name (`scope=global`).
     public var peers: [String: PeerSummary] = [:]
+    /// Per-tag cumulative statistics (`Buckets.swift`).
+    public var buckets = BucketTable()
+    /// The window's per-sample values and outlier counts (`SampleOutliers.swift`).
+    public var sampleWindow = SampleWindow()
 
     public init(name: String, config: StreamConfig = StreamConfig(), now: Date) {
         self.name = name; self.config = config; createdAt = now; updatedAt = now
@@ -105,6 +109,7 @@ public struct StreamState: Sendable {
     public mutating func reset(now: Date) {
         channels = nil; cumulative = nil; window = []; windowSummary = nil
         peers = [:]
+        buckets = BucketTable(); sampleWindow = SampleWindow()
         lastPushAt = nil
         alerts = [:]
         if frozen != nil { frozen = nil; bumpReference() }

@@ -62,9 +62,44 @@ extension Scalectl {
         @Option(help: ArgumentHelp("Read settings from a diffusers VAE or scheduler config (file or pipeline folder); repeatable.", valueName: "path"))
         var fromDiffusersConfig: [String] = []
 
+        @Option(help: ArgumentHelp("Tags with a bucket of their own (1 to 1024); later tags share (other).", valueName: "n"))
+        var maxBuckets: Int?
+
+        @Option(help: ArgumentHelp("Robust z-score of a sample's mean or std that makes it an outlier.", valueName: "z"))
+        var outlierZ: Double?
+
+        @Option(help: ArgumentHelp("A sample whose |mean| exceeds this is an outlier; 'none' removes the limit.", valueName: "x"))
+        var sampleMeanAbsMax: String?
+
+        @Option(help: ArgumentHelp("A sample whose std exceeds this is an outlier; 'none' removes the limit.", valueName: "x"))
+        var sampleStdMax: String?
+
+        @Option(help: ArgumentHelp("Share of outlier samples in the window that raises sample_outlier.", valueName: "fraction"))
+        var outlierMaxFraction: Double?
+
+        @Flag(inversion: .prefixedNo, help: "Whether samples holding NaN/inf leave the statistics (they are still reported).")
+        var excludeNonfiniteSamples: Bool?
+
         @OptionGroup var connection: ConnectionOptions
 
+        /// The bucket and outlier fields given on the command line.
+        func detailsPatch() throws -> [String: JSONValue] {
+            var d: [String: JSONValue] = [:]
+            if let maxBuckets { d["max_buckets"] = JSONValue(maxBuckets) }
+            if let outlierZ { d["outlier_z"] = JSONValue(outlierZ) }
+            for (key, text) in [("sample_mean_abs_max", sampleMeanAbsMax), ("sample_std_max", sampleStdMax)] {
+                guard let text else { continue }
+                if text == "none" { d[key] = .null; continue }
+                guard let v = Double(text) else { throw ValidationError("--\(key.replacingOccurrences(of: "_", with: "-")) takes a number or 'none'") }
+                d[key] = JSONValue(v)
+            }
+            if let outlierMaxFraction { d["outlier_max_fraction"] = JSONValue(outlierMaxFraction) }
+            if let excludeNonfiniteSamples { d["exclude_nonfinite_samples"] = .bool(excludeNonfiniteSamples) }
+            return d
+        }
+
         func validate() throws {
+            _ = try detailsPatch()
             if clearReference && (scalingFactor != nil || shiftFactor != nil || latentsMean != nil || latentsStd != nil) {
                 throw ValidationError("--clear-reference cannot be combined with reference values")
             }
@@ -93,6 +128,7 @@ extension Scalectl {
             p.clampMaxFraction = clampMaxFraction
             p.alertFor = alertFor
             p.channelAxis = channelAxis
+            p.details = (try? detailsPatch()) ?? [:]
             return p
         }
 

@@ -23,6 +23,9 @@ extension Scalectl {
         @Option(help: ArgumentHelp("Chart width in columns.", valueName: "columns"))
         var width: Int = 80
 
+        @Option(help: ArgumentHelp("Only the batches pushed with this tag (a bucket; '(other)' for the tags without one).", valueName: "tag"))
+        var tag: String?
+
         @OptionGroup var connection: ConnectionOptions
 
         func validate() throws {
@@ -33,7 +36,7 @@ extension Scalectl {
 
         func execute(_ context: Context) async throws -> ExitStatus {
             let (json, response) = try await context.client.expectJSON(
-                .GET, streamPath(stream, "/history"), query: [("limit", String(limit))], what: "history of \(stream)")
+                .GET, streamPath(stream, "/history"), query: [("limit", String(limit))] + (tag.map { [("tag", $0)] } ?? []), what: "history of \(stream)")
             if context.json { printRaw(response); return .ok }
             let entries = json["history"]?.array ?? []
             if csv {

@@ -30,6 +30,9 @@ extension Scalectl {
         @Option(help: ArgumentHelp("Merge the diffusers keys into this existing config.json.", valueName: "path"))
         var writeConfig: String?
 
+        @Option(help: ArgumentHelp("The normalization of one bucket (the batches pushed with this tag) instead of the stream's.", valueName: "tag"))
+        var tag: String?
+
         @OptionGroup var connection: ConnectionOptions
 
         func validate() throws {
@@ -41,6 +44,7 @@ extension Scalectl {
         func execute(_ context: Context) async throws -> ExitStatus {
             let wantsDiffusers = writeConfig != nil || format == .diffusers || format == .shell
             let query = [("mode", mode.rawValue), ("method", method.rawValue), ("format", wantsDiffusers ? "diffusers" : "json")]
+                + (tag.map { [("tag", $0)] } ?? [])
             let (json, response) = try await context.client.expectJSON(
                 .GET, streamPath(stream, "/normalization"), query: query, what: "normalization of \(stream)")
 

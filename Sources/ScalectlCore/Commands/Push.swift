@@ -93,6 +93,8 @@ struct PushRun {
     /// What to undo before pushing, from --applied-from and --applied.
     var applied: AppliedNormalization?
     var toldPrescaled = false
+    /// Files holding NaN/inf or outlier samples, from the push answers.
+    var broken = BrokenFiles()
 
     init(command: Scalectl.Push, context: Context) {
         self.command = command
@@ -242,6 +244,7 @@ struct PushRun {
             pushedFiles.formUnion(batch.files)
             if context.json { printRaw(response) }
             lastResponse = try? response.json()
+            if let answer = lastResponse { broken.add(answer: answer, batch: batch) }
             return
         }
         let error = DaemonClient.failure(response, what: "push to \(command.stream)")
@@ -281,9 +284,11 @@ struct PushRun {
         // With --json the answers are on stdout; the summary goes to stderr.
         if context.json {
             Output.err(summary + "\n")
+            Output.out(broken.json.compact + "\n")
             return
         }
         Output.out(summary + "\n")
+        for line in broken.lines(limit: 10) { Output.out(line + "\n") }
         if let n = lastResponse?["normalization"], let estimate = StatusReport.estimateSummary(n, style: context.style) {
             Output.out("estimate: \(estimate); see `scalectl normalization \(command.stream)` for other modes\n")
         }

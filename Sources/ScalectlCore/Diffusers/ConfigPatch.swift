@@ -18,6 +18,8 @@ public struct ConfigPatch: Equatable, Sendable {
     public var clampMaxFraction: Double?
     public var alertFor: Int?
     public var channelAxis: Int?
+    /// Bucket and outlier settings (`max_buckets`, `outlier_z`, …), sent as given.
+    public var details: [String: JSONValue] = [:]
 
     public init() {}
 
@@ -54,6 +56,7 @@ public struct ConfigPatch: Equatable, Sendable {
         if let driftTolerance { pairs.append(("drift_tolerance", JSONValue(driftTolerance))) }
         if let clampMaxFraction { pairs.append(("clamp_max_fraction", JSONValue(clampMaxFraction))) }
         if let alertFor { pairs.append(("alert_for_batches", JSONValue(alertFor))) }
+        for key in details.keys.sorted() { pairs.append((key, details[key]!)) }
         return .object(pairs)
     }
 
@@ -74,6 +77,7 @@ public struct ConfigPatch: Equatable, Sendable {
         if other.clampMaxFraction != nil { out.clampMaxFraction = other.clampMaxFraction }
         if other.alertFor != nil { out.alertFor = other.alertFor }
         if other.channelAxis != nil { out.channelAxis = other.channelAxis }
+        out.details.merge(other.details) { _, new in new }
         return out
     }
 

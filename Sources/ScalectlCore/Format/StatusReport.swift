@@ -49,6 +49,8 @@ public enum StatusReport {
             out += ct.render().map { "    " + $0 }
         }
 
+        out += bucketLines(s, style: style)
+
         let flags = s["flags"]?.array ?? []
         out.append("")
         if flags.isEmpty {
@@ -145,6 +147,12 @@ public enum StatusReport {
         if let v = c["drift_tolerance"]?.double { parts.append("drift_tolerance \(Fmt.sig(v))") }
         if let v = c["clamp_max_fraction"]?.double { parts.append("clamp_max_fraction \(Fmt.sig(v))") }
         if let v = c["alert_for_batches"]?.int { parts.append("alert after \(v) batches") }
+        if let v = c["max_buckets"]?.int { parts.append("max_buckets \(v)") }
+        if let v = c["outlier_z"]?.double { parts.append("outlier_z \(Fmt.sig(v))") }
+        if let v = c["sample_mean_abs_max"]?.double { parts.append("sample_mean_abs_max \(Fmt.sig(v))") }
+        if let v = c["sample_std_max"]?.double { parts.append("sample_std_max \(Fmt.sig(v))") }
+        if let v = c["outlier_max_fraction"]?.double { parts.append("outlier_max_fraction \(Fmt.sig(v))") }
+        if c["exclude_nonfinite_samples"]?.bool == true { parts.append("non-finite samples excluded") }
         return "  config     " + parts.joined(separator: ", ")
     }
 }

@@ -17,8 +17,27 @@ public struct PushBatcher {
         /// The files whose samples are in the batch (a large file split over
         /// several batches appears in each).
         public var files: [String]
+        /// The files in sample order with how many consecutive samples each
+        /// holds: what maps a sample index in the push answer back to its file.
+        public var spans: [FileSpan] = []
 
         public var samples: Int { shape.first ?? 0 }
+
+        /// The file holding sample `index` of the batch.
+        public func file(ofSample index: Int) -> String? {
+            var start = 0
+            for s in spans {
+                if index < start + s.samples { return index >= start ? s.file : nil }
+                start += s.samples
+            }
+            return nil
+        }
+    }
+
+    /// Consecutive samples of one file within a batch.
+    public struct FileSpan: Sendable, Equatable {
+        public var file: String
+        public var samples: Int
     }
 
     struct Key: Hashable {
@@ -65,11 +84,15 @@ public struct PushBatcher {
                 var bytes: [UInt8] = []
                 bytes.reserveCapacity(min(limit, max(slice.count, perSample * perChunk)))
                 bytes.append(contentsOf: slice)
-                slots[i] = Batch(dtype: array.dtype, shape: [count] + key.sampleShape, bytes: bytes, tag: tag, files: [file])
+                slots[i] = Batch(dtype: array.dtype, shape: [count] + key.sampleShape, bytes: bytes, tag: tag, files: [file],
+                                 spans: [FileSpan(file: file, samples: count)])
             } else {
                 slots[i]!.bytes.append(contentsOf: slice)
                 slots[i]!.shape[0] += count
                 if slots[i]!.files.last != file { slots[i]!.files.append(file) }
+                if slots[i]!.spans.last?.file == file { slots[i]!.spans[slots[i]!.spans.count - 1].samples += count } else {
+                    slots[i]!.spans.append(FileSpan(file: file, samples: count))
+                }
             }
             if slots[i]!.bytes.count + perSample > limit {
                 ready.append(slots[i]!)
@@ -100,7 +123,30 @@ public struct PushBatcher {
         a.bytes = Array(batch.bytes[0..<(first * perSample)])
         b.shape[0] = n - first
         b.bytes = Array(batch.bytes[(first * perSample)...])
+        if !batch.spans.isEmpty {
+            (a.spans, b.spans) = splitSpans(batch.spans, at: first)
+            a.files = uniqueFiles(a.spans)
+            b.files = uniqueFiles(b.spans)
+        }
         return [a, b]
+    }
+
+    static func splitSpans(_ spans: [FileSpan], at n: Int) -> ([FileSpan], [FileSpan]) {
+        var head: [FileSpan] = [], tail: [FileSpan] = [], seen = 0
+        for s in spans {
+            if seen >= n { tail.append(s) } else if seen + s.samples <= n { head.append(s) } else {
+                head.append(FileSpan(file: s.file, samples: n - seen))
+                tail.append(FileSpan(file: s.file, samples: s.samples - (n - seen)))
+            }
+            seen += s.samples
+        }
+        return (head, tail)
+    }
+
+    static func uniqueFiles(_ spans: [FileSpan]) -> [String] {
+        var out: [String] = []
+        for s in spans where out.last != s.file { out.append(s.file) }
+        return out
     }
 }
 

@@ -180,6 +180,8 @@ def test_push_response_and_status_statistics(client: Client, stream: str) -> Non
         "channel_axis": 1, "target_std": 1.0, "reference": None,
         "scheduler": {"clip_sample": False, "clip_sample_range": 1.0, "thresholding": False}, "window_batches": 100,
         "drift_tolerance": 0.05, "clamp_max_fraction": 0.001, "alert_for_batches": 3,
+        "max_buckets": 64, "outlier_z": 8, "sample_mean_abs_max": None, "sample_std_max": None,
+        "outlier_max_fraction": 0.01, "exclude_nonfinite_samples": False,
     }
 
 
@@ -557,3 +559,13 @@ def test_example_simulate_training_shows_all_three(scaled: Any) -> None:
     proc = run_example("simulate_training.py", "--socket", scaled.socket, "--seconds", "30", "--check")
     summary = proc.stdout[proc.stdout.find("summary:"):]
     assert proc.returncode == 0, f"simulate_training.py --check failed:\n{summary}\n{proc.stderr[-2000:]}"
+
+
+def test_bucket_normalization_and_history_by_tag(client: Client, stream: str) -> None:
+    a, b = latents(1), 2.0 * latents(2)
+    client.push(stream, a, tag="512x512", step=1)
+    r = client.push(stream, b, tag="1024x576", step=2)
+    assert r["bucket"] == "1024x576" and r["outliers_total"] == len(r["outliers"])
+    n = client.normalization(stream, tag="1024x576")
+    close(n["scaling_factor"], 1.0 / oracle(b)["std"], what="normalization?tag= scaling_factor")
+    assert [row["step"] for row in client.history(stream, tag="512x512")["history"]] == [1]

@@ -334,17 +334,16 @@ class Client:
         headers = {"Content-Type": "application/x-npy"}
         return self._json("POST", _stream_path(stream, "/latents") + query, buf.getvalue(), headers)
 
-    def normalization(
-        self, stream: str, mode: str = "shift", method: str = "std", format: str = "json", scope: Optional[str] = None
-    ) -> JSON:
+    def normalization(self, stream: str, mode: str = "shift", method: str = "std", format: str = "json",
+                      scope: Optional[str] = None, tag: Optional[str] = None) -> JSON:
         """``GET /v1/streams/{stream}/normalization``.
 
         ``mode``: scalar | shift | channel | whiten; ``method``: std | rms;
         ``format``: json (the full object) | diffusers (only the config.json keys);
         ``scope``: local (the daemon's default) | global (merged with every peer's
-        latest summary).
+        latest summary). ``tag``: one bucket's normalization instead of the stream's.
         """
-        query = _query({"scope": scope, "mode": mode, "method": method, "format": format})
+        query = _query({"scope": scope, "mode": mode, "method": method, "format": format, "tag": tag})
         return self._json("GET", _stream_path(stream, "/normalization") + query)
 
     def summary(self, stream: str, scope: Optional[str] = None) -> bytes:
@@ -394,9 +393,10 @@ class Client:
         """``DELETE /v1/streams/{stream}``: delete the stream and its data."""
         return self._json("DELETE", _stream_path(stream))
 
-    def history(self, stream: str, limit: Optional[int] = None) -> JSON:
-        """``GET /v1/streams/{stream}/history``: per-batch series, oldest first."""
-        return self._json("GET", _stream_path(stream, "/history") + _query({"limit": limit}))
+    def history(self, stream: str, limit: Optional[int] = None, tag: Optional[str] = None) -> JSON:
+        """``GET /v1/streams/{stream}/history``: per-batch series, oldest first
+        (``tag``: only that bucket's batches)."""
+        return self._json("GET", _stream_path(stream, "/history") + _query({"limit": limit, "tag": tag}))
 
     def alerts(self, all: bool = False) -> JSON:
         """``GET /v1/alerts``: active alerts first, then (``all=True``) recent resolved ones."""

@@ -1,0 +1,227 @@
+import Foundation
+import LatentStats
+
+/// One sample of a push reported as an outlier.
+public struct SampleOutlier: Sendable, Equatable {
+    /// Why a sample is reported.
+    public enum Reason: String, Sendable, CaseIterable {
+        /// It holds NaN or ±inf.
+        case nonfinite
+        /// Its mean's robust z-score exceeds `outlier_z`.
+        case meanZ = "mean_z"
+        /// Its std's robust z-score exceeds `outlier_z`.
+        case stdZ = "std_z"
+        /// |mean| exceeds `sample_mean_abs_max`.
+        case meanAbsMax = "mean_abs_max"
+        /// std exceeds `sample_std_max`.
+        case stdMax = "std_max"
+    }
+
+    /// The sample's index in the pushed batch (axis 0).
+    public var index: Int
+    public var stat: SampleStat
+    /// The larger of the robust z-scores of its mean and std (nil when not computed).
+    public var z: Double?
+    public var reasons: [Reason]
+}
+
+/// Robust location and scale of one per-sample statistic: median and
+/// 1.4826 × MAD (the normal-consistent median absolute deviation).
+public struct RobustScale: Sendable, Equatable {
+    public var median: Double
+    public var sigma: Double
+
+    /// Fewer values than this give no z-scores: the MAD of a handful is too noisy.
+    public static let minimumValues = 16
+
+    public init?(_ values: [Double]) {
+        guard values.count >= Self.minimumValues else { return nil }
+        let m = Self.median(values)
+        let mad = Self.median(values.map { Swift.abs($0 - m) })
+        guard mad > 0, mad.isFinite else { return nil }
+        median = m
+        sigma = 1.482602218505602 * mad
+    }
+
+    /// |x − median| / sigma.
+    public func z(_ x: Double) -> Double { Swift.abs(x - median) / sigma }
+
+    static func median(_ values: [Double]) -> Double {
+        let s = values.sorted()
+        let n = s.count
+        return n % 2 == 1 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2
+    }
+}
+
+/// The per-sample values of the window's batches, for the robust z-scores,
+/// and each batch's outlier count, for the `sample_outlier` share.
+public struct SampleWindow: Sendable, Equatable {
+    /// One window batch: its samples' finite means and stds, and how many were outliers.
+    public struct Batch: Sendable, Equatable {
+        public var means: [Double]
+        public var stds: [Double]
+        /// Samples checked (excluded ones included).
+        public var samples: Int
+        public var outliers: Int
+
+        public init(means: [Double], stds: [Double], samples: Int, outliers: Int) {
+            self.means = means; self.stds = stds; self.samples = samples; self.outliers = outliers
+        }
+
+        /// The batch's record from its samples and the outliers found among them.
+        public init(_ stats: [SampleStat], outliers: Int) {
+            var means: [Double] = [], stds: [Double] = []
+            for s in stats where s.nonfinite == 0 {
+                if let m = s.mean, let d = s.std { means.append(m); stds.append(d) }
+            }
+            self.init(means: means, stds: stds, samples: stats.count, outliers: outliers)
+        }
+    }
+
+    public private(set) var batches: [Batch] = []
+
+    /// Per-sample values kept for the robust scale: those of the newest
+    /// batches that fit in this many (the newest batch's always), so memory
+    /// and the cost of a push stay bounded for long windows. Older batches
+    /// keep only their counts.
+    public static let valueCap = 4096
+
+    public init() {}
+
+    public mutating func append(_ b: Batch, keep: Int) {
+        batches.append(b)
+        if batches.count > keep { batches.removeFirst(batches.count - keep) }
+        trimValues()
+    }
+
+    /// Replaces the content (restart), keeping the newest `keep`.
+    public mutating func restore(_ b: [Batch], keep: Int) {
+        batches = Array(b.suffix(keep))
+        trimValues()
+    }
+
+    /// Clears the values of every batch older than those that fit in ``valueCap``.
+    mutating func trimValues() {
+        var total = 0
+        var i = batches.count - 1
+        while i >= 0 {
+            total += batches[i].means.count
+            if total > Self.valueCap && i < batches.count - 1 { break }
+            i -= 1
+        }
+        while i >= 0 {
+            if !batches[i].means.isEmpty || !batches[i].stds.isEmpty { batches[i].means = []; batches[i].stds = [] }
+            i -= 1
+        }
+    }
+
+    /// The share of outlier samples over the newest `last` batches; nil when none was checked.
+    public func outlierFraction(last: Int) -> Double? {
+        let recent = batches.suffix(last)
+        let n = recent.reduce(0) { $0 + $1.samples }
+        guard n > 0 else { return nil }
+        return Double(recent.reduce(0) { $0 + $1.outliers }) / Double(n)
+    }
+
+    /// The per-sample means and stds kept for the newest `last` batches.
+    public func values(last: Int) -> (means: [Double], stds: [Double]) {
+        var means: [Double] = [], stds: [Double] = []
+        for b in batches.suffix(last) where !b.means.isEmpty { means += b.means; stds += b.stds }
+        return (means, stds)
+    }
+
+    /// Outlier samples and samples checked over the newest `last` batches.
+    public func counts(last: Int) -> (outliers: Int, samples: Int) {
+        let recent = batches.suffix(last)
+        return (recent.reduce(0) { $0 + $1.outliers }, recent.reduce(0) { $0 + $1.samples })
+    }
+}
+
+public enum SampleOutliers {
+    /// The samples of `stats` that are outliers, in index order.
+    ///
+    /// The robust z-scores compare each sample's mean and std with the median
+    /// and MAD of the window's per-sample values (the newest
+    /// ``SampleWindow/valueCap`` of them) together with this batch's
+    /// (`window`), so a first batch is judged against itself and one broken
+    /// batch cannot hide its own samples. A sample with non-finite values is
+    /// always reported.
+    public static func find(_ stats: [SampleStat], window: SampleWindow, config: StreamConfig) -> [SampleOutlier] {
+        let v = window.values(last: config.windowBatches)
+        return find(stats, windowMeans: v.means, windowStds: v.stds, config: config)
+    }
+
+    /// ``find(_:window:config:)`` given the window's values (as
+    /// ``SampleWindow/values(last:)`` returns them), so that the sorting can
+    /// run off the stream's serial step.
+    public static func find(_ stats: [SampleStat], windowMeans: [Double], windowStds: [Double], config: StreamConfig) -> [SampleOutlier] {
+        var means = windowMeans, stds = windowStds
+        let current = SampleWindow.Batch(stats, outliers: 0)
+        means += current.means; stds += current.stds
+        let meanScale = RobustScale(means), stdScale = RobustScale(stds)
+        var out: [SampleOutlier] = []
+        for (i, s) in stats.enumerated() {
+            var reasons: [SampleOutlier.Reason] = []
+            if s.nonfinite > 0 { reasons.append(.nonfinite) }
+            var z: Double?
+            if let m = s.mean, let d = s.std {
+                let zm = meanScale?.z(m), zs = stdScale?.z(d)
+                if let zm, zm > config.outlierZ { reasons.append(.meanZ) }
+                if let zs, zs > config.outlierZ { reasons.append(.stdZ) }
+                if zm != nil || zs != nil { z = Swift.max(zm ?? 0, zs ?? 0) }
+                if let limit = config.sampleMeanAbsMax, Swift.abs(m) > limit { reasons.append(.meanAbsMax) }
+                if let limit = config.sampleStdMax, d > limit { reasons.append(.stdMax) }
+            }
+            if !reasons.isEmpty { out.append(SampleOutlier(index: i, stat: s, z: z, reasons: reasons)) }
+        }
+        return out
+    }
+}
+
+/// What applying one push found beyond its summary.
+public struct PushFindings: Sendable {
+    /// Every outlier sample of the push, in index order.
+    public var outliers: [SampleOutlier]
+    /// The bucket the push counted in (nil when untagged).
+    public var bucket: String?
+}
+
+extension StreamState {
+    /// Applies one push with its tag and per-sample statistics: the outlier
+    /// check (against the window before this batch), then ``apply(_:seq:now:)``,
+    /// the bucket and the sample window.
+    @discardableResult
+    public mutating func apply(_ entry: WindowEntry, tag: String?, samples: [SampleStat], seq: Int64, now: Date) -> (froze: Bool, findings: PushFindings) {
+        apply(entry, tag: tag, samples: samples, outliers: SampleOutliers.find(samples, window: sampleWindow, config: config),
+              seq: seq, now: now)
+    }
+
+    /// As ``apply(_:tag:samples:seq:now:)`` with the outliers already found.
+    @discardableResult
+    public mutating func apply(_ entry: WindowEntry, tag: String?, samples: [SampleStat], outliers: [SampleOutlier],
+                               seq: Int64, now: Date) -> (froze: Bool, findings: PushFindings) {
+        let froze = apply(entry, seq: seq, now: now)
+        let bucket = recordDetails(entry, tag: tag, samples: samples, outliers: outliers.count)
+        return (froze, PushFindings(outliers: outliers, bucket: bucket))
+    }
+
+    /// The bucket and sample-window part of a push (also restart replay, given
+    /// the stored outlier count).
+    @discardableResult
+    public mutating func recordDetails(_ entry: WindowEntry, tag: String?, samples: [SampleStat], outliers: Int) -> String? {
+        sampleWindow.append(SampleWindow.Batch(samples, outliers: outliers), keep: config.windowBatches)
+        return recordBucket(entry, tag: tag, checkedSamples: samples.count, outliers: outliers)
+    }
+
+    /// Counts a batch in its bucket and the stream's outlier total.
+    @discardableResult
+    public mutating func recordBucket(_ entry: WindowEntry, tag: String?, checkedSamples: Int, outliers: Int) -> String? {
+        buckets.streamOutliers += outliers
+        guard let tag else { return nil }
+        return buckets.add(tag: tag, entry: entry, outliers: outliers, checkedSamples: checkedSamples,
+                           referenceVersion: referenceVersion, maxBuckets: config.maxBuckets)
+    }
+
+    /// The window's share of outlier samples.
+    public var windowOutlierFraction: Double? { sampleWindow.outlierFraction(last: config.windowBatches) }
+}
