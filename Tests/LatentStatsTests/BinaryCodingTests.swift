@@ -24,3 +24,21 @@ import Testing
         #expect(throws: BinaryCodingError.self) { try BatchSummary(encoded: bytes + [0]) }
     }
 }
+
+@Suite struct SummaryValidationTests {
+    /// Found by FuzzSummary: per-channel counts whose sum overflows trapped in
+    /// `validate()` (and so a `PUT .../peers/P` body killed the daemon).
+    @Test func countsThatOverflowAreRefusedNotTraps() throws {
+        let (s, _) = try BatchSummary.of(Oracle.latents(shape: [2, 2, 3], seed: 1), shape: [2, 2, 3])
+        #expect(try BatchSummary(validating: s.encoded()) == s)
+        var huge = s
+        huge.perChannel[0].count = 1 << 62; huge.perChannel[1].count = 1 << 62
+        #expect(throws: BinaryCodingError.self) { try BatchSummary(validating: huge.encoded()) }
+        var big = s
+        big.elements = Int.max; big.nanCount = Int.max
+        #expect(throws: BinaryCodingError.self) { try BatchSummary(validating: big.encoded()) }
+        var over = s
+        over.total.count = BatchSummary.maxCount + 1
+        #expect(throws: BinaryCodingError.self) { try BatchSummary(validating: over.encoded()) }
+    }
+}
