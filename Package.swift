@@ -99,3 +99,21 @@ let package = Package(
         .testTarget(name: "ScalectlTests", dependencies: ["ScalectlCore", "ScaledPaths", "scalectl", "scaled"]),
     ]
 )
+
+// libFuzzer targets, one per decoder of untrusted bytes (`fuzz/README.md`).
+// Declared only with LATENTSCALE_FUZZ=1 so that a plain `swift build` does not
+// build them; scripts/fuzz builds them with
+// `swift build -c debug -Xswiftc -sanitize=fuzzer,address` in .build-fuzz.
+if Context.environment["LATENTSCALE_FUZZ"] == "1" {
+    package.targets.append(.systemLibrary(name: "CLibFuzzer", path: "Sources/CLibFuzzer"))
+    let fuzzTargets: [(String, [Target.Dependency])] = [
+        ("FuzzNpyHeader", ["NpyFormat", "ScaleServer"]),
+        ("FuzzPushQuery", ["ScaleServer"]),
+        ("FuzzConfigPatch", ["ScaleServer"]),
+        ("FuzzStoredState", ["ScaleServer"]),
+        ("FuzzSummary", ["LatentStats"]),
+    ]
+    for (name, dependencies) in fuzzTargets {
+        package.targets.append(.executableTarget(name: name, dependencies: ["CLibFuzzer"] + dependencies))
+    }
+}
