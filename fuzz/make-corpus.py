@@ -117,7 +117,7 @@ def daemon_artifacts():
                     if i == 2:
                         a.flat[0] = np.nan
                         a.flat[1] = np.inf
-                    status, body = d.push_raw(name, a, query=f"step={i}")
+                    status, body = d.push_raw(name, a, query=f"step={i}&tag=res-{256 * (1 + i % 2)}")
                     assert status == 200, (status, body)
                 for scope in ["", "?scope=window"]:
                     status, body = d.request("GET", f"/v1/streams/{name}/summary{scope}")

@@ -44,8 +44,9 @@ public enum FuzzEntry {
         return true
     }
 
-    /// The stream row's stored documents (`StoredConfig`, `StoredState`) and
-    /// a journal blob (`StreamPersistence.decodeEntry`), all from the same
+    /// The stream row's stored documents (`StoredConfig`, `StoredState`), a
+    /// journal blob (`StreamPersistence.decodeEntry`, `decodeWithDetails`)
+    /// and a snapshot's buckets (`decodeBuckets`), all from the same
     /// bytes. A document that decodes must decode again, equal, from its own
     /// encoding (what the daemon writes back); a mismatch traps.
     public static func storedStream(_ data: Data) {
@@ -62,5 +63,7 @@ public enum FuzzEntry {
         if let entry = try? StreamPersistence.decodeEntry(data) {
             _ = StreamPersistence.encode(entry)
         }
+        _ = try? StreamPersistence.decodeWithDetails(data)
+        _ = try? StreamPersistence.decodeBuckets(data)
     }
 }
