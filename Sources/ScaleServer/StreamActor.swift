@@ -212,22 +212,6 @@ extension StreamActor {
         do { rows = try db.history(stream: state.name, limit: limit) } catch {
             throw APIError(.internalServerError, "storage_failed", "could not read the history: \(error)")
         }
-        return .object([
-            ("stream", .string(state.name)),
-            ("history", .array(rows.map { r in
-                .object([
-                    ("seq", .int(Int(r.seq))),
-                    ("step", r.step.map { .int(Int($0)) } ?? .null),
-                    ("tag", .str(r.tag)),
-                    ("time", Timestamp.json(r.time)),
-                    ("samples", .int(r.samples)),
-                    ("mean", .num(r.mean)),
-                    ("std", .num(r.std)),
-                    ("normalized_std", .num(r.normalizedStd)),
-                    ("clamp_fraction", .num(r.clampFraction)),
-                    ("nonfinite", .int(r.nonfinite)),
-                ])
-            })),
-        ])
+        return Self.historyJSON(stream: state.name, rows: rows)
     }
 }
