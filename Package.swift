@@ -28,11 +28,7 @@ let package = Package(
                        providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CLAPACKE", path: "Sources/CLAPACKE", pkgConfig: "lapacke",
                        providers: [.apt(["liblapacke-dev"])]),
-        .target(
-            name: "LatentStats",
-            dependencies: ["CBLAS", "CLAPACKE"],
-            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
-        ),
+        .target(name: "LatentStats", dependencies: ["CBLAS", "CLAPACKE"]),
         .target(name: "NpyFormat"),
         .target(name: "ScaledPaths"),
         .target(name: "StreamModel", dependencies: ["LatentStats"]),

@@ -24,20 +24,37 @@ public struct ChannelCovariance: Sendable, Equatable {
     /// Merges with Chan et al.'s pairwise update: C = Ca + Cb + δδᵀ·na·nb/n.
     public mutating func merge(_ other: ChannelCovariance) {
         precondition(channels == other.channels, "channel counts differ")
-        guard other.count > 0 else { return }
-        guard count > 0 else { self = other; return }
-        let na = Double(count), nb = Double(other.count), n = na + nb
-        let w = na * nb / n
-        let c = channels
-        var delta = [Double](repeating: 0, count: c)
-        for a in 0..<c { delta[a] = other.mean[a] - mean[a] }
-        for a in 0..<c {
-            for b in 0..<c {
-                comoment[a * c + b] += other.comoment[a * c + b] + delta[a] * delta[b] * w
+        other.mean.withUnsafeBufferPointer { m in
+            other.comoment.withUnsafeBufferPointer { co in
+                merge(count: other.count, mean: m.baseAddress!, comoment: co.baseAddress!)
             }
         }
-        for a in 0..<c { mean[a] += delta[a] * nb / n }
-        count += other.count
+    }
+
+    /// ``merge(_:)`` of `count` positions with the given channel means and
+    /// full row-major co-moments, read in place (the ingest loop's form: no
+    /// arrays are made).
+    mutating func merge(count otherCount: Int, mean otherMean: UnsafePointer<Double>, comoment otherCo: UnsafePointer<Double>) {
+        guard otherCount > 0 else { return }
+        let c = channels
+        guard count > 0 else {
+            count = otherCount
+            for a in 0..<c { mean[a] = otherMean[a] }
+            for i in 0..<(c * c) { comoment[i] = otherCo[i] }
+            return
+        }
+        let na = Double(count), nb = Double(otherCount), n = na + nb
+        let w = na * nb / n
+        withUnsafeTemporaryAllocation(of: Double.self, capacity: c) { delta in
+            for a in 0..<c { delta[a] = otherMean[a] - mean[a] }
+            for a in 0..<c {
+                for b in 0..<c {
+                    comoment[a * c + b] += otherCo[a * c + b] + delta[a] * delta[b] * w
+                }
+            }
+            for a in 0..<c { mean[a] += delta[a] * nb / n }
+        }
+        count += otherCount
     }
 
     /// Population covariance (ddof 0), row-major; nil when empty.

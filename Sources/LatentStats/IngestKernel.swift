@@ -1,0 +1,150 @@
+/// The scan over a tensor, one sample at a time.
+///
+/// Fast path (a sample of finite values, `IngestKernel+FastPath.swift`): one
+/// SIMD pass over the encoded sample for shifted power sums, extremes, both
+/// sketches and the clamp count, with a `dgemm` of channel co-moments per
+/// cache-sized tile. A non-finite value shows as a non-finite sum; the pass
+/// is then taken back and the sample goes to the general path.
+///
+/// General path (samples with non-finite values, `IngestKernel+GeneralPath.swift`):
+/// decode the sample into a Double scratch; pass 1 takes per-channel sums,
+/// min/max, non-finite counts and the sketch; pass 2 takes centred powers,
+/// the clamp count, and leaves the centred values in place for one `dsyrk`.
+///
+/// Either way, per-sample moments are then merged into the batch with
+/// Pébay/Chan updates (``mergeSample(validPositions:)``), from the
+/// workspace: the loop over samples allocates nothing.
+struct IngestKernel {
+    /// How a sample's elements are walked: `lines` lines of `length`
+    /// positions, each line holding every channel; element (line l, channel
+    /// c, position j) is at l·lineStep + c·inner + j·stride. Lines run along
+    /// `inner` (contiguous) unless it is too short, as for channels-last,
+    /// then along `outer`.
+    struct Geometry {
+        let lines, length, stride, lineStep: Int
+        init(_ layout: TensorLayout) {
+            let alongInner = layout.inner >= IngestKernel.minContiguousInner
+            lines = alongInner ? layout.outer : layout.inner
+            length = alongInner ? layout.inner : layout.outer
+            stride = alongInner ? 1 : layout.channels &* layout.inner
+            lineStep = alongInner ? layout.channels &* layout.inner : 1
+        }
+    }
+
+    let layout: TensorLayout
+    let geometry: Geometry
+    let normalizer: AffineNormalizer?
+    let workspace: IngestWorkspace
+    var summary: BatchSummary
+    var clamp: ClampCount?
+    /// The general path's decoded sample.
+    var scratch: [Double] = []
+    var invalidPosition: [Bool] = []
+    /// Each sample's own statistics, in order.
+    var sampleStats: [SampleStat] = []
+    /// The moments of the sample merged last (set by `mergeSample`).
+    var lastSample = Moments.empty
+    var excludeNonfinite = false
+
+    /// Positions per fast-path tile (per channel row); the tile is C × this,
+    /// about 32 KiB of Doubles so it stays in L1 between the pass and its `dgemm`.
+    static func tileWidth(channels: Int) -> Int { Swift.min(Swift.max(4096 / Swift.max(channels, 1), 128), 1024) }
+    /// Below this `inner` (channels-last and similar layouts) the fast path
+    /// runs along `outer`, striding over the channels.
+    static let minContiguousInner = 16
+
+    init(layout: TensorLayout, normalizer: AffineNormalizer?) {
+        self.layout = layout
+        self.normalizer = normalizer
+        geometry = Geometry(layout)
+        workspace = IngestWorkspace(channels: layout.channels,
+                                    tileWidth: Swift.min(Self.tileWidth(channels: layout.channels), geometry.length),
+                                    clamp: normalizer != nil)
+        if let normalizer {
+            for c in 0..<layout.channels {
+                workspace.normShift[c] = normalizer.shift[c]; workspace.normScale[c] = normalizer.scale[c]
+            }
+        }
+        summary = BatchSummary(channels: layout.channels)
+        summary.batches = 1
+        summary.samples = layout.samples
+        summary.elements = layout.elementCount
+        clamp = normalizer.map { ClampCount(range: $0.range) }
+    }
+
+    mutating func run<L: ElementLoader>(_ base: UnsafeRawPointer, _: L.Type) {
+        let perSample = layout.elementsPerSample
+        sampleStats.reserveCapacity(layout.samples)
+        for s in 0..<layout.samples {
+            let sample = base + s &* perSample &* L.size
+            lastSample = .empty
+            if processFinite(sample, L.self) {
+                sampleStats.append(SampleStat(lastSample, nan: 0, inf: 0, excluded: false))
+                continue
+            }
+            if scratch.count != perSample { scratch = [Double](repeating: 0, count: perSample) }
+            scratch.withUnsafeMutableBufferPointer { buf in
+                for i in 0..<perSample { buf[i] = L.load(sample, i) }
+            }
+            if excludeNonfinite {
+                var finite = Moments.empty, nan = 0, inf = 0
+                for v in scratch { if v.isFinite { finite.add(v) } else if v.isNaN { nan &+= 1 } else { inf &+= 1 } }
+                if nan + inf > 0 {
+                    summary.samples -= 1
+                    summary.elements -= perSample
+                    sampleStats.append(SampleStat(finite, nan: nan, inf: inf, excluded: true))
+                    continue
+                }
+            }
+            let nanBefore = summary.nanCount, infBefore = summary.posInfCount + summary.negInfCount
+            processSample()
+            sampleStats.append(SampleStat(lastSample, nan: summary.nanCount - nanBefore,
+                                          inf: summary.posInfCount + summary.negInfCount - infBefore, excluded: false))
+        }
+    }
+
+    /// Merges one sample into the summary, from the workspace: per channel
+    /// its count, the shift its sums are about, Σd…Σd⁴, min and max; the
+    /// co-moments about the shift over `validPositions` positions and, in
+    /// `coMean`, those positions' mean offsets from the shift.
+    mutating func mergeSample(validPositions: Int) {
+        let w = workspace, C = layout.channels
+        // Per-channel central moments of this sample, from the shifted sums.
+        var sampleTotal = Moments.empty
+        for c in 0..<C where w.counts[c] > 0 {
+            let k = Double(w.counts[c]), e = w.s1[c] / k
+            let s2 = w.s2[c], s3 = w.s3[c], s4 = w.s4[c]
+            let m2 = Swift.max(s2 - k * e * e, 0)
+            let m3 = s3 - 3 * e * s2 + 2 * k * e * e * e
+            let m4 = s4 - 4 * e * s3 + 6 * e * e * s2 - 3 * k * e * e * e * e
+            let mc = Moments(count: w.counts[c], mean: w.shift[c] + e, m2: m2, m3: m3, m4: m4, min: w.lo[c], max: w.hi[c])
+            summary.perChannel[c].merge(mc)
+            summary.channelSpread[c].add(sample: mc)
+            sampleTotal.merge(mc)
+        }
+        summary.total.merge(sampleTotal)
+        summary.sampleSpread.add(sample: sampleTotal)
+        lastSample = sampleTotal
+
+        // Channel co-moments of this sample, about its own mean.
+        guard validPositions > 0 else { return }
+        let nv = Double(validPositions)
+        for a in 0..<C {
+            for b in a..<C {
+                let v = w.co[a &* C &+ b] - nv * w.coMean[a] * w.coMean[b]
+                w.co[a &* C &+ b] = v
+                w.co[b &* C &+ a] = v
+            }
+        }
+        for c in 0..<C { w.coMean[c] += w.shift[c] }
+        summary.covariance.merge(count: validPositions, mean: UnsafePointer(w.coMean), comoment: UnsafePointer(w.co))
+    }
+
+    mutating func finish() -> (BatchSummary, ClampCount?) {
+        summary.sketch = QuantileSketch(denseCounts: UnsafeBufferPointer(start: workspace.sketch, count: 65536))
+        if clamp != nil, let a = workspace.absSketch {
+            clamp!.absSketch = QuantileSketch(denseCounts: UnsafeBufferPointer(start: a, count: 65536))
+        }
+        return (summary, clamp)
+    }
+}
