@@ -34,9 +34,9 @@ extension BatchSummary {
 
     /// The serial kernel over a tensor whose length was checked.
     static func summarize(_ bytes: UnsafeRawBufferPointer, layout: TensorLayout, normalizer: AffineNormalizer?,
-                          excludeNonfinite: Bool) -> IngestResult {
+                          excludeNonfinite: Bool, histogram: Bool? = nil) -> IngestResult {
         BLASSetup.once()
-        var kernel = IngestKernel(layout: layout, normalizer: normalizer)
+        var kernel = IngestKernel(layout: layout, normalizer: normalizer, histogram: histogram)
         kernel.excludeNonfinite = excludeNonfinite
         if let base = bytes.baseAddress {
             switch layout.dtype {

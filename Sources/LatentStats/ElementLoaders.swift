@@ -14,9 +14,18 @@ protocol ElementLoader {
     static func loadIndexed(_ base: UnsafeRawPointer, _ index: Int) -> (Double, Int)
     /// Elements `index` … `index + 3` as Doubles, with their raw sketch indexes.
     static func load4(_ base: UnsafeRawPointer, _ index: Int) -> (SIMD4<Double>, SIMD4<UInt32>)
+    /// Whether every value is a Float (all but float64): min and max can then
+    /// be taken in Float lanes, half the registers and instructions.
+    static var narrow: Bool { get }
+    /// Elements `index` … `index + 3` as Floats (only when ``narrow``).
+    static func loadFloat4(_ base: UnsafeRawPointer, _ index: Int) -> SIMD4<Float>
 }
 
 extension ElementLoader {
+    static var narrow: Bool { true }
+    @inline(__always)
+    static func loadFloat4(_ base: UnsafeRawPointer, _ index: Int) -> SIMD4<Float> { SIMD4<Float>(load4(base, index).0) }
+
     /// Elements `index`, `index + stride`, … (four of them), for strided lines.
     @inline(__always)
     static func load4(_ base: UnsafeRawPointer, _ index: Int, stride: Int) -> (SIMD4<Double>, SIMD4<UInt32>) {
@@ -46,10 +55,14 @@ struct F32Loader: ElementLoader {
         let bits = base.loadUnaligned(fromByteOffset: i &* 4, as: SIMD4<UInt32>.self)
         return (SIMD4<Double>(unsafeBitCast(bits, to: SIMD4<Float>.self)), bits &>> 16)
     }
+    @inline(__always) static func loadFloat4(_ base: UnsafeRawPointer, _ i: Int) -> SIMD4<Float> {
+        base.loadUnaligned(fromByteOffset: i &* 4, as: SIMD4<Float>.self)
+    }
 }
 
 struct F64Loader: ElementLoader {
     static let size = 8
+    static var narrow: Bool { false }
     @inline(__always) static func load(_ base: UnsafeRawPointer, _ i: Int) -> Double {
         Double(bitPattern: base.loadUnaligned(fromByteOffset: i &* 8, as: UInt64.self))
     }
@@ -93,5 +106,9 @@ struct BF16Loader: ElementLoader {
     @inline(__always) static func load4(_ base: UnsafeRawPointer, _ i: Int) -> (SIMD4<Double>, SIMD4<UInt32>) {
         let keys = SIMD4<UInt32>(truncatingIfNeeded: base.loadUnaligned(fromByteOffset: i &* 2, as: SIMD4<UInt16>.self))
         return (SIMD4<Double>(unsafeBitCast(keys &<< 16, to: SIMD4<Float>.self)), keys)
+    }
+    @inline(__always) static func loadFloat4(_ base: UnsafeRawPointer, _ i: Int) -> SIMD4<Float> {
+        let keys = SIMD4<UInt32>(truncatingIfNeeded: base.loadUnaligned(fromByteOffset: i &* 2, as: SIMD4<UInt16>.self))
+        return unsafeBitCast(keys &<< 16, to: SIMD4<Float>.self)
     }
 }

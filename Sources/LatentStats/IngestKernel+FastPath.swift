@@ -44,11 +44,12 @@ extension IngestKernel {
     /// Values averaged for a channel's shift.
     static let shiftSampleCount = 8
 
-    /// Σd, Σd², Σd³, Σd⁴ (d = v − k) over the `count` elements `start`,
-    /// `start + stride`, …, writing each d to `out` (contiguous).
+    /// Σd, Σd², Σd³, Σd⁴ (d = v − k; the last two only with `Higher`) over
+    /// the `count` elements `start`, `start + stride`, …, writing each d to
+    /// `out` (contiguous).
     @inline(__always)
-    static func momentsLoop<L: ElementLoader, Contiguous: KernelFlag>(
-        _ src: UnsafeRawPointer, _ start: Int, _ count: Int, stride: Int, _: L.Type, _: Contiguous.Type,
+    static func momentsLoop<L: ElementLoader, Contiguous: KernelFlag, Higher: KernelFlag>(
+        _ src: UnsafeRawPointer, _ start: Int, _ count: Int, stride: Int, _: L.Type, _: Contiguous.Type, _: Higher.Type,
         shift k: Double, out: UnsafeMutablePointer<Double>
     ) -> (Double, Double, Double, Double) {
         var a1 = SIMD4<Double>(), a2 = a1, a3 = a1, a4 = a1
@@ -60,7 +61,8 @@ extension IngestKernel {
             let i = start &+ j &* stride
             let (v, _) = Contiguous.on ? L.load4(src, i) : L.load4(src, i, stride: stride)
             let d = v - kk, d2 = d * d
-            a1 += d; a2 += d2; a3 += d2 * d; a4 += d2 * d2
+            a1 += d; a2 += d2
+            if Higher.on { a3 += d2 * d; a4 += d2 * d2 }
             rawOut.storeBytes(of: d, toByteOffset: j &* 8, as: SIMD4<Double>.self)
             j &+= 4
         }
@@ -68,7 +70,8 @@ extension IngestKernel {
         var s3 = (a3[0] + a3[1]) + (a3[2] + a3[3]), s4 = (a4[0] + a4[1]) + (a4[2] + a4[3])
         while j < count {
             let d = L.load(src, start &+ j &* stride) - k, d2 = d * d
-            s1 += d; s2 += d2; s3 += d2 * d; s4 += d2 * d2
+            s1 += d; s2 += d2
+            if Higher.on { s3 += d2 * d; s4 += d2 * d2 }
             out[j] = d
             j &+= 1
         }
@@ -85,6 +88,7 @@ extension IngestKernel {
         sketch t: UnsafeMutablePointer<UInt32>, delta: UInt32, clamp: ClampTerms
     ) -> (min: Double, max: Double, outside: Int) {
         var lo = SIMD4<Double>(repeating: .infinity), hi = SIMD4<Double>(repeating: -.infinity)
+        var flo = SIMD4<Float>(repeating: .infinity), fhi = SIMD4<Float>(repeating: -.infinity)
         var outs = SIMD4<Int64>()
         let sh = SIMD4<Double>(repeating: clamp.shift), sc = SIMD4<Double>(repeating: clamp.scale)
         let rr = SIMD4<Double>(repeating: clamp.range)
@@ -95,7 +99,12 @@ extension IngestKernel {
         while j < count4 {
             let i = start &+ j &* stride
             let (v, keys) = Contiguous.on ? L.load4(src, i) : L.load4(src, i, stride: stride)
-            lo = lanewiseMin(lo, v); hi = lanewiseMax(hi, v)
+            if L.narrow && Contiguous.on {
+                let f = L.loadFloat4(src, i)
+                flo = lanewiseMin(flo, f); fhi = lanewiseMax(fhi, f)
+            } else {
+                lo = lanewiseMin(lo, v); hi = lanewiseMax(hi, v)
+            }
             t[Int(keys[0])] &+= delta; t[Int(keys[1])] &+= delta
             t[Int(keys[2])] &+= delta; t[Int(keys[3])] &+= delta
             if Clamped.on {
@@ -107,7 +116,7 @@ extension IngestKernel {
             }
             j &+= 4
         }
-        var mn = lo.min(), mx = hi.max()
+        var mn = Swift.min(lo.min(), Double(flo.min())), mx = Swift.max(hi.max(), Double(fhi.max()))
         var outside = Int(outs.wrappedSum())
         while j < count {
             let (v, key) = L.loadIndexed(src, start &+ j &* stride)
@@ -156,13 +165,28 @@ extension IngestKernel {
                                         absSketch: w.absSketch ?? w.sketch)
                     let contiguous = g.stride == 1
                     if kind != .withdraw {
-                        let (s1, s2, s3, s4) = contiguous
-                            ? Self.momentsLoop(src, start, t, stride: 1, L.self, FlagOn.self, shift: k, out: out)
-                            : Self.momentsLoop(src, start, t, stride: g.stride, L.self, FlagOff.self, shift: k, out: out)
+                        let (s1, s2, s3, s4) = switch (contiguous, histogram) {
+                        case (true, false):
+                            Self.momentsLoop(src, start, t, stride: 1, L.self, FlagOn.self, FlagOn.self, shift: k, out: out)
+                        case (false, false):
+                            Self.momentsLoop(src, start, t, stride: g.stride, L.self, FlagOff.self, FlagOn.self, shift: k, out: out)
+                        case (true, true):
+                            Self.momentsLoop(src, start, t, stride: 1, L.self, FlagOn.self, FlagOff.self, shift: k, out: out)
+                        case (false, true):
+                            Self.momentsLoop(src, start, t, stride: g.stride, L.self, FlagOff.self, FlagOff.self, shift: k, out: out)
+                        }
                         w.s1[c] += s1; w.s2[c] += s2; w.s3[c] += s3; w.s4[c] += s4
                     }
                     if kind != .momentsOnly {
                         let delta: UInt32 = kind == .withdraw ? .max : 1
+                        if let h = w.hist {
+                            if contiguous {
+                                Self.histogramLoop(src, start, t, stride: 1, FlagOn.self, counts: h + c &* 65536, delta: delta)
+                            } else {
+                                Self.histogramLoop(src, start, t, stride: g.stride, FlagOff.self, counts: h + c &* 65536, delta: delta)
+                            }
+                            continue
+                        }
                         let r = switch (contiguous, clampOn) {
                         case (true, true): Self.countsLoop(src, start, t, stride: 1, L.self, FlagOn.self, FlagOn.self,
                                                            sketch: w.sketch, delta: delta, clamp: ct)
@@ -248,12 +272,14 @@ extension IngestKernel {
             if !(e * e <= Self.maxShiftInStds * Self.maxShiftInStds * v) && e != 0 { again = true }
         }
         if again {
+            resummedSamples &+= 1
             for c in 0..<C { w.shift[c] += w.s1[c] / n }
             _ = sweep(src, L.self, .momentsOnly)
         }
-        if clamp != nil { clamp!.outside += outside; clamp!.elements += layout.elementsPerSample }
+        // (In histogram mode the clamp count and the batch's moments come from the counts.)
+        if clamp != nil && !histogram { clamp!.outside += outside; clamp!.elements += layout.elementsPerSample }
         for c in 0..<C { w.counts[c] = layout.positionsPerSample; w.coMean[c] = w.s1[c] / n }
-        mergeSample(validPositions: layout.positionsPerSample)
+        mergeSample(validPositions: layout.positionsPerSample, totals: !histogram)
         return true
     }
 }
@@ -267,5 +293,15 @@ func lanewiseMin(_ a: SIMD4<Double>, _ b: SIMD4<Double>) -> SIMD4<Double> {
 
 @inline(__always)
 func lanewiseMax(_ a: SIMD4<Double>, _ b: SIMD4<Double>) -> SIMD4<Double> {
+    SIMD4(Swift.max(a[0], b[0]), Swift.max(a[1], b[1]), Swift.max(a[2], b[2]), Swift.max(a[3], b[3]))
+}
+
+@inline(__always)
+func lanewiseMin(_ a: SIMD4<Float>, _ b: SIMD4<Float>) -> SIMD4<Float> {
+    SIMD4(Swift.min(a[0], b[0]), Swift.min(a[1], b[1]), Swift.min(a[2], b[2]), Swift.min(a[3], b[3]))
+}
+
+@inline(__always)
+func lanewiseMax(_ a: SIMD4<Float>, _ b: SIMD4<Float>) -> SIMD4<Float> {
     SIMD4(Swift.max(a[0], b[0]), Swift.max(a[1], b[1]), Swift.max(a[2], b[2]), Swift.max(a[3], b[3]))
 }

@@ -35,6 +35,8 @@ struct IngestKernel {
     let geometry: Geometry
     let normalizer: AffineNormalizer?
     let workspace: IngestWorkspace
+    /// Whether the fast path counts values instead of summing powers (`IngestKernel+Histogram.swift`).
+    let histogram: Bool
     var summary: BatchSummary
     var clamp: ClampCount?
     /// The general path's decoded sample.
@@ -45,6 +47,8 @@ struct IngestKernel {
     /// The moments of the sample merged last (set by `mergeSample`).
     var lastSample = Moments.empty
     var excludeNonfinite = false
+    /// Fast-path samples summed a second time about their mean (the shift was too far off).
+    var resummedSamples = 0
 
     /// Positions per fast-path tile (per channel row); the tile is C × this,
     /// about 32 KiB of Doubles so it stays in L1 between the pass and its `dgemm`.
@@ -53,13 +57,16 @@ struct IngestKernel {
     /// runs along `outer`, striding over the channels.
     static let minContiguousInner = 16
 
-    init(layout: TensorLayout, normalizer: AffineNormalizer?) {
+    /// - Parameter histogram: histogram mode on or off; by default
+    ///   ``usesHistogram(_:)`` decides (tests set it to compare the two).
+    init(layout: TensorLayout, normalizer: AffineNormalizer?, histogram: Bool? = nil) {
         self.layout = layout
         self.normalizer = normalizer
         geometry = Geometry(layout)
-        workspace = IngestWorkspace(channels: layout.channels,
-                                    tileWidth: Swift.min(Self.tileWidth(channels: layout.channels), geometry.length),
-                                    clamp: normalizer != nil)
+        self.histogram = layout.dtype.size == 2 && (histogram ?? Self.usesHistogram(layout))
+        workspace = IngestWorkspacePool.take(channels: layout.channels,
+                                             tileWidth: Swift.min(Self.tileWidth(channels: layout.channels), geometry.length),
+                                             clamp: normalizer != nil, histogram: self.histogram)
         if let normalizer {
             for c in 0..<layout.channels {
                 workspace.normShift[c] = normalizer.shift[c]; workspace.normScale[c] = normalizer.scale[c]
@@ -107,7 +114,11 @@ struct IngestKernel {
     /// its count, the shift its sums are about, Σd…Σd⁴, min and max; the
     /// co-moments about the shift over `validPositions` positions and, in
     /// `coMean`, those positions' mean offsets from the shift.
-    mutating func mergeSample(validPositions: Int) {
+    ///
+    /// Without `totals` (histogram mode's fast path), the sample's moments
+    /// go to the spreads only: the batch's per-channel and total moments
+    /// come from the value counts.
+    mutating func mergeSample(validPositions: Int, totals: Bool = true) {
         let w = workspace, C = layout.channels
         // Per-channel central moments of this sample, from the shifted sums.
         var sampleTotal = Moments.empty
@@ -118,11 +129,11 @@ struct IngestKernel {
             let m3 = s3 - 3 * e * s2 + 2 * k * e * e * e
             let m4 = s4 - 4 * e * s3 + 6 * e * e * s2 - 3 * k * e * e * e * e
             let mc = Moments(count: w.counts[c], mean: w.shift[c] + e, m2: m2, m3: m3, m4: m4, min: w.lo[c], max: w.hi[c])
-            summary.perChannel[c].merge(mc)
+            if totals { summary.perChannel[c].merge(mc) }
             summary.channelSpread[c].add(sample: mc)
             sampleTotal.merge(mc)
         }
-        summary.total.merge(sampleTotal)
+        if totals { summary.total.merge(sampleTotal) }
         summary.sampleSpread.add(sample: sampleTotal)
         lastSample = sampleTotal
 
@@ -140,11 +151,18 @@ struct IngestKernel {
         summary.covariance.merge(count: validPositions, mean: UnsafePointer(w.coMean), comoment: UnsafePointer(w.co))
     }
 
+    /// Completes the summary, once, and returns the workspace (its tables
+    /// zeroed again) to the pool: the kernel is spent afterwards.
     mutating func finish() -> (BatchSummary, ClampCount?) {
+        if histogram { foldHistograms() }
         summary.sketch = QuantileSketch(denseCounts: UnsafeBufferPointer(start: workspace.sketch, count: 65536))
-        if clamp != nil, let a = workspace.absSketch {
-            clamp!.absSketch = QuantileSketch(denseCounts: UnsafeBufferPointer(start: a, count: 65536))
+        IngestWorkspace.clear(workspace.sketch, entriesOf: summary.sketch)
+        if let a = workspace.absSketch {
+            let abs = QuantileSketch(denseCounts: UnsafeBufferPointer(start: a, count: 65536))
+            IngestWorkspace.clear(a, entriesOf: abs)
+            if clamp != nil { clamp!.absSketch = abs }
         }
+        IngestWorkspacePool.give(workspace)
         return (summary, clamp)
     }
 }

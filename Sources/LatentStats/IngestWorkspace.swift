@@ -1,3 +1,5 @@
+import Foundation
+
 /// The ingest kernel's buffers, allocated once per kernel so that the
 /// per-sample loop allocates nothing.
 ///
@@ -14,10 +16,12 @@ final class IngestWorkspace {
     let tile: UnsafeMutablePointer<Double>
     let sketch: UnsafeMutablePointer<UInt32>
     let absSketch: UnsafeMutablePointer<UInt32>?
+    /// Histogram mode's per-channel value counts, C × 65,536 (`IngestKernel+Histogram.swift`).
+    let hist: UnsafeMutablePointer<UInt32>?
     /// The normalizer's per-channel shift and scale (empty without one).
     let normShift, normScale: UnsafeMutablePointer<Double>
 
-    init(channels C: Int, tileWidth: Int, clamp: Bool) {
+    init(channels C: Int, tileWidth: Int, clamp: Bool, histogram: Bool) {
         channels = C
         tileCapacity = C * tileWidth
         func doubles(_ n: Int) -> UnsafeMutablePointer<Double> {
@@ -39,6 +43,13 @@ final class IngestWorkspace {
         } else {
             absSketch = nil
         }
+        if histogram {
+            let h = UnsafeMutablePointer<UInt32>.allocate(capacity: C * 65536)
+            h.initialize(repeating: 0, count: C * 65536)
+            hist = h
+        } else {
+            hist = nil
+        }
     }
 
     deinit {
@@ -46,6 +57,7 @@ final class IngestWorkspace {
         counts.deallocate()
         sketch.deallocate()
         absSketch?.deallocate()
+        hist?.deallocate()
     }
 
     /// Zeroes the sums and co-moments before a sweep.
@@ -54,8 +66,46 @@ final class IngestWorkspace {
         co.update(repeating: 0, count: channels * channels)
     }
 
+    /// Sets the sketch table's entries named by `sketch` back to zero
+    /// (what ``QuantileSketch/init(denseCounts:)`` found in it).
+    static func clear(_ table: UnsafeMutablePointer<UInt32>, entriesOf sketch: QuantileSketch) {
+        for key in sketch.keys { table[QuantileSketch.rawIndex(orderKey: key)] = 0 }
+    }
+
     /// Resets min and max before a sample.
     func clearExtremes() {
         for c in 0..<channels { lo[c] = .infinity; hi[c] = -.infinity }
+    }
+}
+
+/// Workspaces kept between ingests, so that a push neither allocates nor
+/// zeroes its tables (1.5 MiB for a four-channel 16-bit tensor): a returned
+/// workspace has had exactly the entries it used set back to zero.
+enum IngestWorkspacePool {
+    /// The most workspaces kept; more are freed (one per concurrent chunk is the need).
+    static let capacity = 16
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var free: [IngestWorkspace] = []
+
+    /// A zeroed workspace for these needs, reused when one is free.
+    static func take(channels: Int, tileWidth: Int, clamp: Bool, histogram: Bool) -> IngestWorkspace {
+        lock.lock()
+        if let i = free.firstIndex(where: {
+            $0.channels == channels && $0.tileCapacity >= channels * tileWidth
+                && ($0.absSketch != nil) == clamp && ($0.hist != nil) == histogram
+        }) {
+            let w = free.remove(at: i)
+            lock.unlock()
+            return w
+        }
+        lock.unlock()
+        return IngestWorkspace(channels: channels, tileWidth: tileWidth, clamp: clamp, histogram: histogram)
+    }
+
+    /// Returns a workspace whose tables are all zero again.
+    static func give(_ w: IngestWorkspace) {
+        lock.lock()
+        defer { lock.unlock() }
+        if free.count < capacity { free.append(w) }
     }
 }

@@ -34,6 +34,12 @@ public struct QuantileSketch: Sendable, Equatable {
         raw >= 0x8000 ? UInt16(0xFFFF - raw) : UInt16(raw + 0x8000)
     }
 
+    /// The raw bucket index of an order-preserving key (the inverse of ``orderKey(raw:)``).
+    @inline(__always)
+    static func rawIndex(orderKey key: UInt16) -> Int {
+        key >= 0x8000 ? Int(key) - 0x8000 : 0xFFFF - Int(key)
+    }
+
     /// Builds a sketch from a dense table of counts indexed by raw bucket index.
     public init(denseCounts table: UnsafeBufferPointer<UInt32>) {
         precondition(table.count == 65536)
