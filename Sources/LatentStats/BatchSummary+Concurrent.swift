@@ -2,10 +2,12 @@ import Foundation
 
 extension BatchSummary {
     /// The fewest elements a chunk of a concurrent ingest holds: below it, a
-    /// chunk's fixed costs (its kernel's two 256 KiB sketch tables, their
-    /// scan into sketches, a task) outweigh what the second core saves.
-    /// Measured with `bench/stats` (`scalebench --crossover`); see bench/README.md.
-    public static let concurrentChunkMinElements = 1 << 16
+    /// chunk's fixed costs (the scan of its two 65,536-entry sketch tables,
+    /// a task, the merge) outweigh what another core saves. Measured with
+    /// `scalebench --crossover` on 2 cores: two chunks of 4,096 elements
+    /// ran at 0.82× the serial speed, of 16,384 at 1.06×, of 131,072 at
+    /// 1.52× (bench/README.md).
+    public static let concurrentChunkMinElements = 1 << 14
 
     /// ``ingestSamples(bytes:layout:normalizer:excludeNonfiniteSamples:)`` on
     /// up to `concurrency` cores: the samples are split into contiguous
@@ -20,14 +22,15 @@ extension BatchSummary {
     ///   - bytes: the tensor (from `offset` on); each chunk reads it through
     ///     `withUnsafeBytes`, so it must not change until this returns.
     ///   - concurrency: the most chunks to run at once (say, the core count).
+    ///   - minChunkElements: the fewest elements per chunk (benchmarks vary it to find the crossover).
     public static func ingestSamples<Bytes: ContiguousBytes & Sendable>(
         _ bytes: Bytes, offset: Int = 0, layout: TensorLayout, normalizer: AffineNormalizer? = nil,
-        excludeNonfiniteSamples: Bool = false, concurrency: Int
+        excludeNonfiniteSamples: Bool = false, concurrency: Int, minChunkElements: Int = concurrentChunkMinElements
     ) async throws(TensorError) -> IngestResult {
         let length = bytes.withUnsafeBytes { $0.count - offset }
         try layout.checkLength(length)
         if let n = normalizer { precondition(n.channels == layout.channels, "normalizer channel count differs") }
-        let chunks = chunkCount(layout: layout, concurrency: concurrency)
+        let chunks = chunkCount(layout: layout, concurrency: concurrency, minChunkElements: minChunkElements)
         if chunks <= 1 {
             return bytes.withUnsafeBytes { raw in
                 summarize(UnsafeRawBufferPointer(rebasing: raw[offset...]), layout: layout, normalizer: normalizer,
@@ -68,8 +71,8 @@ extension BatchSummary {
     }
 
     /// How many chunks a concurrent ingest of `layout` uses.
-    static func chunkCount(layout: TensorLayout, concurrency: Int) -> Int {
-        let bySize = layout.elementCount / concurrentChunkMinElements
+    static func chunkCount(layout: TensorLayout, concurrency: Int, minChunkElements: Int = concurrentChunkMinElements) -> Int {
+        let bySize = layout.elementCount / Swift.max(minChunkElements, 1)
         return Swift.max(1, Swift.min(concurrency, layout.samples, bySize))
     }
 }

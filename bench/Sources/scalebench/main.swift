@@ -1,6 +1,7 @@
 // scalebench: times BatchSummary.ingest on synthetic latents, one thread.
 //
 // Usage: scalebench [--reps N] [--min-seconds S] [--seed N] [--write-dir DIR] [--case NAME]...
+//        scalebench --crossover [--concurrency N]
 //
 // For each case (float32 and bfloat16; shapes (32,4,64,64) and (8,16,128,128))
 // it prints one line of space-separated key=value pairs:
@@ -12,6 +13,12 @@
 // fields are a few results, so a caller can check them against another
 // implementation. With --write-dir, each case's raw tensor is written there as
 // `<case>.bin` (little-endian, C-contiguous) for that comparison.
+//
+// With --crossover it instead times, for float32 (n,4,32,32) tensors of
+// growing n, the serial ingest against the concurrent one (N chunks, default
+// 2, however small), one line per size with `speedup=serial/concurrent`:
+// where the speedup passes 1 is where splitting starts to pay
+// (BatchSummary.concurrentChunkMinElements).
 
 import BenchSupport
 import Foundation
@@ -68,6 +75,8 @@ struct Options {
     var seed: UInt64 = 20_240_601
     var writeDir: String?
     var only: Set<String> = []   // case names; empty: all
+    var crossover = false
+    var concurrency = 2
 
     init(_ args: [String]) {
         var i = 1
@@ -83,8 +92,11 @@ struct Options {
             case "--seed": seed = UInt64(value()) ?? { fail("--seed takes an integer") }()
             case "--write-dir": writeDir = value()
             case "--case": only.insert(value())
+            case "--crossover": crossover = true
+            case "--concurrency": concurrency = Int(value()) ?? { fail("--concurrency takes an integer") }()
             case "-h", "--help":
                 print("usage: scalebench [--reps N] [--min-seconds S] [--seed N] [--write-dir DIR] [--case NAME]...")
+                print("       scalebench --crossover [--concurrency N]")
                 print("cases: f32_c4 bf16_c4 f32_c16 bf16_c16")
                 exit(0)
             default: fail("unknown argument \(args[i])")
@@ -113,6 +125,40 @@ func fmt(_ x: Double) -> String { String(format: "%.6g", x) }
 func fmtExact(_ x: Double) -> String { String(format: "%.17g", x) }
 
 let options = Options(CommandLine.arguments)
+
+/// Median seconds of `body` over at least 11 runs and `minSeconds`.
+func timeMedian(_ minSeconds: Double, _ body: () async -> Void) async -> Double {
+    await body(); await body()
+    let clock = ContinuousClock()
+    var times: [Double] = []
+    let started = clock.now
+    while times.count < 11 || seconds(clock.now - started) < minSeconds {
+        let t0 = clock.now
+        await body()
+        times.append(seconds(clock.now - t0))
+    }
+    return median(times)
+}
+
+if options.crossover {
+    let norm = AffineNormalizer(channels: 4, scalingFactor: 0.5, shiftFactor: 0.1, range: 1.0)
+    for n in [1, 2, 4, 8, 16, 32, 64] where n >= options.concurrency {
+        let shape = [n, 4, 32, 32]
+        let bytes = latents(shape: shape, seed: options.seed).withUnsafeBytes { Array($0) }
+        let layout = try! TensorLayout(shape: shape, dtype: .float32)
+        let serial = await timeMedian(options.minSeconds) {
+            _ = try! bytes.withUnsafeBytes { try BatchSummary.ingest(bytes: $0, layout: layout, normalizer: norm) }
+        }
+        let concurrent = await timeMedian(options.minSeconds) {
+            _ = try! await BatchSummary.ingestSamples(bytes, layout: layout, normalizer: norm,
+                                                      concurrency: options.concurrency, minChunkElements: 1)
+        }
+        print("crossover elements=\(layout.elementCount) shape=\(shape.map(String.init).joined(separator: "x")) "
+              + "serial_s=\(fmt(serial)) concurrent_s=\(fmt(concurrent)) chunks=\(options.concurrency) "
+              + "speedup=\(String(format: "%.2f", serial / concurrent))")
+    }
+    exit(0)
+}
 let cases = [
     Case(name: "f32_c4", dtype: .float32, shape: [32, 4, 64, 64]),
     Case(name: "bf16_c4", dtype: .bfloat16, shape: [32, 4, 64, 64]),
