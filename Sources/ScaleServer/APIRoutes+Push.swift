@@ -5,6 +5,9 @@ import StreamModel
 import NIOCore
 
 extension APIRoutes {
+    /// The most chunks one push's summary is split into: every core.
+    static let ingestConcurrency = ProcessInfo.processInfo.activeProcessorCount
+
     /// `POST /v1/streams/{name}/latents`: validate everything, summarize off the
     /// event loop, then apply in the stream's serial step.
     func push(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
@@ -50,13 +53,13 @@ extension APIRoutes {
         let (normalizer, version) = try await stream.prepare(channels: layout.channels)
         let reference = await stream.outlierReference()
         let excludeNonfinite = reference.config.excludeNonfiniteSamples
-        let frozenBody = body
+        let pushed = PushBody(buffer: body)
         let offset = dataOffset
+        let cores = Self.ingestConcurrency
         let (ingested, outliers) = try await Task.detached(priority: .medium) {
-            let r = try frozenBody.withUnsafeReadableBytes { raw in
-                try BatchSummary.ingestSamples(bytes: UnsafeRawBufferPointer(rebasing: raw[offset...]), layout: layout,
-                                               normalizer: normalizer, excludeNonfiniteSamples: excludeNonfinite)
-            }
+            // Split over the cores when the tensor is large enough (BatchSummary.concurrentChunkMinElements).
+            let r = try await BatchSummary.ingestSamples(pushed, offset: offset, layout: layout, normalizer: normalizer,
+                                                         excludeNonfiniteSamples: excludeNonfinite, concurrency: cores)
             // Judged against the window as it was when the push began.
             return (r, SampleOutliers.find(r.samples, windowMeans: reference.means, windowStds: reference.stds, config: reference.config))
         }.value
