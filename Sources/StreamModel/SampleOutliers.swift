@@ -88,10 +88,30 @@ public struct SampleWindow: Sendable, Equatable {
 
     public init() {}
 
-    public mutating func append(_ b: Batch, keep: Int) {
+    /// What ``append(_:keep:)`` removed or cleared: enough to put the window
+    /// back with ``undo(_:)`` without having copied it.
+    public struct Undo: Sendable {
+        var removed: [Batch]
+        /// Batches whose values were cleared, by index after the append.
+        var cleared: [(index: Int, means: [Double], stds: [Double])]
+    }
+
+    @discardableResult
+    public mutating func append(_ b: Batch, keep: Int) -> Undo {
         batches.append(b)
-        if batches.count > keep { batches.removeFirst(batches.count - keep) }
-        trimValues()
+        var removed: [Batch] = []
+        if batches.count > keep {
+            removed = Array(batches.prefix(batches.count - keep))
+            batches.removeFirst(batches.count - keep)
+        }
+        return Undo(removed: removed, cleared: trimValues())
+    }
+
+    /// Takes back the last ``append(_:keep:)``, which returned `u`.
+    public mutating func undo(_ u: Undo) {
+        for c in u.cleared { batches[c.index].means = c.means; batches[c.index].stds = c.stds }
+        batches.removeLast()
+        batches.insert(contentsOf: u.removed, at: 0)
     }
 
     /// Replaces the content (restart), keeping the newest `keep`.
@@ -101,7 +121,9 @@ public struct SampleWindow: Sendable, Equatable {
     }
 
     /// Clears the values of every batch older than those that fit in ``valueCap``.
-    mutating func trimValues() {
+    /// - Returns: the batches it cleared, with their values.
+    @discardableResult
+    mutating func trimValues() -> [(index: Int, means: [Double], stds: [Double])] {
         var total = 0
         var i = batches.count - 1
         while i >= 0 {
@@ -109,10 +131,15 @@ public struct SampleWindow: Sendable, Equatable {
             if total > Self.valueCap && i < batches.count - 1 { break }
             i -= 1
         }
+        var cleared: [(index: Int, means: [Double], stds: [Double])] = []
         while i >= 0 {
-            if !batches[i].means.isEmpty || !batches[i].stds.isEmpty { batches[i].means = []; batches[i].stds = [] }
+            if !batches[i].means.isEmpty || !batches[i].stds.isEmpty {
+                cleared.append((i, batches[i].means, batches[i].stds))
+                batches[i].means = []; batches[i].stds = []
+            }
             i -= 1
         }
+        return cleared
     }
 
     /// The share of outlier samples over the newest `last` batches; nil when none was checked.
@@ -209,8 +236,13 @@ extension StreamState {
     /// the stored outlier count).
     @discardableResult
     public mutating func recordDetails(_ entry: WindowEntry, tag: String?, samples: [SampleStat], outliers: Int) -> String? {
-        sampleWindow.append(SampleWindow.Batch(samples, outliers: outliers), keep: config.windowBatches)
-        return recordBucket(entry, tag: tag, checkedSamples: samples.count, outliers: outliers)
+        recordDetailsUndoably(entry, tag: tag, samples: samples, outliers: outliers).bucket
+    }
+
+    mutating func recordDetailsUndoably(_ entry: WindowEntry, tag: String?, samples: [SampleStat], outliers: Int)
+        -> (bucket: String?, undo: SampleWindow.Undo) {
+        let undo = sampleWindow.append(SampleWindow.Batch(samples, outliers: outliers), keep: config.windowBatches)
+        return (recordBucket(entry, tag: tag, checkedSamples: samples.count, outliers: outliers), undo)
     }
 
     /// Counts a batch in its bucket and the stream's outlier total.
