@@ -46,10 +46,58 @@ public struct RobustScale: Sendable, Equatable {
     /// |x − median| / sigma.
     public func z(_ x: Double) -> Double { Swift.abs(x - median) / sigma }
 
+    /// The median, by selection rather than a full sort: the window's few
+    /// thousand per-sample values are ranked four times a push, and sorting
+    /// them was the largest cost of a push outside the statistics kernel.
+    /// Order statistics do not depend on how they are found, so the value is
+    /// the one a sort gives.
     static func median(_ values: [Double]) -> Double {
-        let s = values.sorted()
-        let n = s.count
-        return n % 2 == 1 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2
+        let n = values.count
+        // NaN has no rank; keep what a sort makes of it.
+        guard n > 2, !values.contains(where: \.isNaN) else {
+            let s = values.sorted()
+            return n % 2 == 1 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2
+        }
+        var v = values
+        return v.withUnsafeMutableBufferPointer { b in
+            let upper = select(b, n / 2)
+            guard n % 2 == 0 else { return upper }
+            // The lower middle is the largest value left of the upper one.
+            var lower = b[0]
+            for i in 1..<(n / 2) where b[i] > lower { lower = b[i] }
+            return (lower + upper) / 2
+        }
+    }
+
+    /// Rearranges `b` so that `b[k]` is the value a sort puts there, every
+    /// value before it no greater and every value after it no smaller, and
+    /// returns it. Quickselect with a median-of-three pivot; past a depth
+    /// where the input looks adversarial it sorts the rest.
+    static func select(_ b: UnsafeMutableBufferPointer<Double>, _ k: Int) -> Double {
+        var lo = 0, hi = b.count - 1
+        var depth = 2 * (Int.bitWidth - b.count.leadingZeroBitCount)
+        while hi - lo > 16 {
+            if depth == 0 {
+                var rest = UnsafeMutableBufferPointer(rebasing: b[lo...hi]); rest.sort()
+                return b[k]
+            }
+            depth -= 1
+            let mid = lo + (hi - lo) / 2
+            if b[mid] < b[lo] { b.swapAt(mid, lo) }
+            if b[hi] < b[lo] { b.swapAt(hi, lo) }
+            if b[hi] < b[mid] { b.swapAt(hi, mid) }
+            let pivot = b[mid]
+            var i = lo, j = hi
+            while i <= j {
+                while b[i] < pivot { i += 1 }
+                while b[j] > pivot { j -= 1 }
+                if i <= j { b.swapAt(i, j); i += 1; j -= 1 }
+            }
+            // [lo, j] ≤ pivot ≤ [i, hi], and anything between equals the pivot.
+            if k <= j { hi = j } else if k >= i { lo = i } else { return b[k] }
+        }
+        var rest = UnsafeMutableBufferPointer(rebasing: b[lo...hi]); rest.sort()
+        return b[k]
     }
 }
 
