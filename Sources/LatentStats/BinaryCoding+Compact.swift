@@ -6,7 +6,7 @@ public enum SummaryFormat: UInt8, Sendable, CaseIterable {
     case fixed = 1
     /// Version 2: the same values, integers as LEB128 varints, sketch keys as
     /// varint gaps from the previous key, no empty buckets, no lengths that
-    /// the channel count implies. About a third of version 1 for real
+    /// the channel count implies. A quarter to a third of version 1 for real
     /// latents: what the journal and snapshots write.
     case compact = 2
 

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import LatentStats
 
@@ -94,5 +95,24 @@ import Testing
         keys.varint(2); keys.varint(UInt64(65_000)); keys.varint(UInt64(1)); keys.varint(UInt64(1000)); keys.varint(UInt64(1))
         var r = ByteReader(keys.bytes)
         #expect(throws: BinaryCodingError.self) { _ = try QuantileSketch(compact: &r) }
+    }
+
+    /// The FuzzSummary seeds (real `GET …/summary` answers, and the same in
+    /// version 2 from the man page's coder): each is accepted and re-encodes,
+    /// in its own version, to its bytes; version 1 and 2 of one summary decode equal.
+    @Test func fuzzSeedsHoldTheFuzzProperty() throws {
+        let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../../fuzz/corpus/FuzzSummary").standardizedFileURL
+        var byVersion: [SummaryFormat: [BatchSummary]] = [:]
+        for name in try FileManager.default.contentsOfDirectory(atPath: dir.path) {
+            let bytes = [UInt8](try Data(contentsOf: dir.appendingPathComponent(name)))
+            let s = try BatchSummary(validating: bytes)
+            let format = try #require(SummaryFormat(of: bytes))
+            #expect(s.encoded(format) == bytes, "\(name)")
+            byVersion[format, default: []].append(s)
+        }
+        let v1 = byVersion[.fixed] ?? [], v2 = byVersion[.compact] ?? []
+        #expect(v1.count >= 3 && v2.count == v1.count)
+        for s in v2 { #expect(v1.contains(s)) }
     }
 }
