@@ -35,6 +35,38 @@ def rss_kib(pid):
     return 0
 
 
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid):
+    """utime + stime of the process (all its threads), in seconds."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def write_bytes(pid):
+    """Bytes the process caused to be written to storage (/proc/PID/io)."""
+    with open(f"/proc/{pid}/io") as f:
+        for line in f:
+            if line.startswith("write_bytes:"):
+                return int(line.split()[1])
+    return 0
+
+
+class Meter:
+    """The daemon's CPU time and storage writes over one measurement."""
+
+    def __init__(self, pid):
+        self.pid = pid
+        self.cpu0, self.w0 = cpu_seconds(pid), write_bytes(pid)
+
+    def stop(self, pushed_bytes, pushes):
+        cpu, w = cpu_seconds(self.pid) - self.cpu0, write_bytes(self.pid) - self.w0
+        return {"core_s_per_gb": cpu / (pushed_bytes / 1e9), "write_fraction": w / pushed_bytes,
+                "write_per_push": w / max(pushes, 1)}
+
+
 def bf16_bits(x):
     b = x.view(np.uint32).astype(np.uint64)
     return ((b + 0x7FFF + ((b >> 16) & 1)) >> 16).astype(np.uint16)
@@ -44,7 +76,7 @@ def push_loop(sock, stream, bodies, query, seconds, out):
     conn = UnixHTTPConnection(sock)
     n = nbytes = 0
     t0 = time.perf_counter()
-    while time.perf_counter() - t0 < seconds:
+    while n == 0 or time.perf_counter() - t0 < seconds:
         body = bodies[n % len(bodies)]
         conn.request("POST", f"/v1/streams/{stream}/latents?{query}", body=body,
                      headers={"Content-Type": "application/octet-stream"})
@@ -119,9 +151,13 @@ def main():
     ap.add_argument("--scaled", required=True)
     ap.add_argument("--seconds", type=float, default=4.0, help="per measurement")
     ap.add_argument("--clients", type=int, default=2, help="concurrent pushers in the parallel run")
+    ap.add_argument("--dir", default=None,
+                    help="where the database goes (default: a new temporary directory; it must be on a real disk, "
+                         "not tmpfs, for the writes and fsyncs to count)")
+    ap.add_argument("--skip-memory", action="store_true", help="leave out the RSS loop")
     args = ap.parse_args()
 
-    tmp = tempfile.mkdtemp()
+    tmp = tempfile.mkdtemp(dir=args.dir)
     sock = os.path.join(tmp, "s.sock")
     log = open(os.path.join(tmp, "scaled.log"), "w")
     proc = subprocess.Popen([args.scaled, "--socket", sock, "--db", os.path.join(tmp, "db.sqlite"),
@@ -144,11 +180,17 @@ def main():
                 # The best of three: the ceiling is what the socket can do, and a
                 # shared 2-core machine only ever makes a single reading lower.
                 ceiling = max(socket_ceiling(bodies, args.seconds / 4) for _ in range(3))
+                # One warm-up push creates the stream, so both runs measure pushes to existing streams.
+                for i in range(args.clients):
+                    push_loop(sock, f"bench-{tag}-{i}", bodies[:1], query, 0, [])
                 out = []
-                push_loop(sock, f"bench-{tag}", bodies, query, args.seconds, out)
+                meter = Meter(proc.pid)
+                push_loop(sock, f"bench-{tag}-0", bodies, query, args.seconds, out)
                 n, nbytes, dt = out[0]
+                cost1 = meter.stop(nbytes, n)
                 single = nbytes / dt / 1e9
                 out = []
+                meter = Meter(proc.pid)
                 threads = [threading.Thread(target=push_loop, args=(sock, f"bench-{tag}-{i}", bodies, query, args.seconds, out))
                            for i in range(args.clients)]
                 for t in threads:
@@ -156,34 +198,40 @@ def main():
                 for t in threads:
                     t.join()
                 parallel = sum(o[1] for o in out) / max(o[2] for o in out) / 1e9
+                costn = meter.stop(sum(o[1] for o in out), sum(o[0] for o in out))
                 npy = numpy_rate(arrays, dtype, args.seconds / 2)
                 rss.append((tag, rss_kib(proc.pid)))
-                results[tag] = (single, parallel, ceiling, npy, n / dt)
+                results[tag] = dict(single=single, parallel=parallel, ceiling=ceiling, numpy=npy, cost1=cost1, costn=costn)
                 print(f"{tag}: scaled {single:.3f} GB/s ({n / dt:.0f} pushes/s, 1 client), {parallel:.3f} GB/s "
                       f"({args.clients} clients); socket ceiling {ceiling:.3f} GB/s; numpy {npy:.3f} GB/s; "
-                      f"vs ceiling {max(single, parallel) / ceiling:.2f}, vs numpy {max(single, parallel) / npy:.2f}",
+                      f"vs ceiling {single / ceiling:.2f} (1 client) {parallel / ceiling:.2f} ({args.clients} clients), "
+                      f"vs numpy {max(single, parallel) / npy:.2f}; daemon CPU {cost1['core_s_per_gb']:.2f} core-s/GB "
+                      f"(1 client) {costn['core_s_per_gb']:.2f} ({args.clients} clients); written "
+                      f"{cost1['write_per_push'] / 1024:.1f} KiB/push = {cost1['write_fraction'] * 100:.2f}% of the bytes pushed",
                       flush=True)
         # Memory: push many more small batches; RSS must stay flat.
-        small = [(rng.standard_normal((4, 4, 32, 32))).astype(np.float32).tobytes() for _ in range(4)]
-        before = rss_kib(proc.pid)
-        out = []
-        push_loop(sock, "bench-memory", small, "dtype=float32&shape=4,4,32,32", args.seconds * 2, out)
-        mid = rss_kib(proc.pid)
-        push_loop(sock, "bench-memory", small, "dtype=float32&shape=4,4,32,32", args.seconds * 2, out)
-        after = rss_kib(proc.pid)
-        pushes = sum(o[0] for o in out)
-        rss += [("memory loop start", before), ("memory loop middle", mid), ("memory loop end", after)]
-        print("RSS KiB: " + ", ".join(f"{k} {v}" for k, v in rss))
-        print(f"memory: {pushes} pushes of (4,4,32,32) to one stream; RSS {before} -> {mid} -> {after} KiB "
-              f"(second half grew {after - mid:+d} KiB)")
+        if not args.skip_memory:
+            small = [(rng.standard_normal((4, 4, 32, 32))).astype(np.float32).tobytes() for _ in range(4)]
+            before = rss_kib(proc.pid)
+            out = []
+            push_loop(sock, "bench-memory", small, "dtype=float32&shape=4,4,32,32", args.seconds * 2, out)
+            mid = rss_kib(proc.pid)
+            push_loop(sock, "bench-memory", small, "dtype=float32&shape=4,4,32,32", args.seconds * 2, out)
+            after = rss_kib(proc.pid)
+            pushes = sum(o[0] for o in out)
+            rss += [("memory loop start", before), ("memory loop middle", mid), ("memory loop end", after)]
+            print("RSS KiB: " + ", ".join(f"{k} {v}" for k, v in rss))
+            print(f"memory: {pushes} pushes of (4,4,32,32) to one stream; RSS {before} -> {mid} -> {after} KiB "
+                  f"(second half grew {after - mid:+d} KiB)")
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(60)
-    s, p, c, n, _ = results["f32_c4"]
-    best = max(s, p)
-    print(f"ingest_gbps_f32_c4={best:.3f} socket_gbps={c:.3f} numpy_gbps={n:.3f} "
-          f"ratio_socket={best / c:.2f} ratio_numpy={best / n:.2f}")
-
+    r = results["f32_c4"]
+    best = max(r["single"], r["parallel"])
+    print(f"ingest_gbps_f32_c4={best:.3f} socket_gbps={r['ceiling']:.3f} numpy_gbps={r['numpy']:.3f} "
+          f"ratio_socket={r['parallel'] / r['ceiling']:.2f} ratio_socket_1client={r['single'] / r['ceiling']:.2f} "
+          f"core_s_per_gb={r['cost1']['core_s_per_gb']:.2f} write_fraction={r['cost1']['write_fraction']:.4f} "
+          f"ratio_numpy={best / r['numpy']:.2f}")
 
 if __name__ == "__main__":
     main()

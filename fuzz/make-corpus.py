@@ -21,6 +21,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "Tests" / "e2e"))
 from conftest import Daemon  # noqa: E402  (the e2e suite's harness)
+import summary_format  # noqa: E402  (the man page's SUMMARY FORMAT, both versions)
 
 CORPUS = ROOT / "fuzz" / "corpus"
 
@@ -123,6 +124,8 @@ def daemon_artifacts():
                     status, body = d.request("GET", f"/v1/streams/{name}/summary{scope}")
                     assert status == 200, (status, body)
                     put("FuzzSummary", body)
+                    # The same summary in version 2, which peers and imports also accept.
+                    put("FuzzSummary", summary_format.encode_v2(summary_format.decode(body)))
                 status, body = d.request("POST", f"/v1/streams/{name}/freeze")
                 assert status == 200, (status, body)
         finally:

@@ -1,6 +1,6 @@
 // libFuzzer target: `BatchSummary(validating:)`, the decoder of summaries that
 // come from outside (peers, imports). Property: a summary it accepts encodes
-// back to exactly the bytes it came from.
+// back, in the format (version) it came in, to exactly the bytes it came from.
 import CLibFuzzer
 import Foundation
 import LatentStats
@@ -9,7 +9,8 @@ import LatentStats
 func testOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     let bytes = Array(UnsafeBufferPointer(start: data, count: size))
     if let summary = try? BatchSummary(validating: bytes) {
-        precondition(summary.encoded() == bytes, "an accepted summary does not re-encode to the same bytes")
+        let format = SummaryFormat(of: bytes)!   // accepted, so a known version
+        precondition(summary.encoded(format) == bytes, "an accepted summary does not re-encode to the same bytes")
     }
     return 0
 }

@@ -1,5 +1,6 @@
-/// A compact little-endian binary form for summaries, used for journal rows
-/// and snapshots. Versioned by a leading magic and version byte.
+/// The little-endian binary forms of summaries, used for journal rows,
+/// snapshots and the peer exchange. Versioned by a leading magic and version
+/// byte (``SummaryFormat``).
 public enum BinaryCodingError: Error, Equatable, Sendable, CustomStringConvertible {
     case truncated
     case badMagic
@@ -28,6 +29,16 @@ public struct ByteWriter: Sendable {
     public mutating func doubles(_ v: [Double]) { int(v.count); for x in v { double(x) } }
     /// A length-prefixed run of bytes.
     public mutating func block(_ b: [UInt8]) { int(b.count); bytes.append(contentsOf: b) }
+    /// An unsigned LEB128 varint: 7 bits a byte, low bits first, 1 to 10 bytes.
+    public mutating func varint(_ v: UInt64) {
+        var v = v
+        while v >= 0x80 { bytes.append(UInt8(truncatingIfNeeded: v) | 0x80); v >>= 7 }
+        bytes.append(UInt8(v))
+    }
+    /// A signed integer as the varint of its two's complement bit pattern
+    /// (counts are never negative, so they take 1 to 8 bytes).
+    public mutating func varint(_ v: Int) { varint(UInt64(bitPattern: Int64(v))) }
+    public mutating func reserve(_ n: Int) { bytes.reserveCapacity(bytes.count + n) }
 }
 
 /// Reads what ``ByteWriter`` wrote; every read is bounds-checked.
@@ -36,6 +47,8 @@ public struct ByteReader {
     var offset = 0
     public init(_ bytes: [UInt8]) { self.bytes = bytes }
     public var isAtEnd: Bool { offset == bytes.count }
+    /// Bytes not read yet.
+    public var remaining: Int { bytes.count - offset }
     public mutating func u8() throws(BinaryCodingError) -> UInt8 {
         guard offset < bytes.count else { throw .truncated }
         defer { offset += 1 }
@@ -66,6 +79,26 @@ public struct ByteReader {
         defer { offset += n }
         return Array(bytes[offset..<(offset + n)])
     }
+    /// What ``ByteWriter/varint(_:)-(UInt64)`` wrote. Only the shortest form
+    /// is accepted, so that every value has exactly one encoding.
+    public mutating func varint() throws(BinaryCodingError) -> UInt64 {
+        var v: UInt64 = 0
+        var shift: UInt64 = 0
+        while true {
+            guard offset < bytes.count else { throw .truncated }
+            let b = bytes[offset]
+            offset += 1
+            if shift == 63 && b > 1 { throw .inconsistent("varint overflows 64 bits") }
+            v |= UInt64(b & 0x7F) << shift
+            if b & 0x80 == 0 {
+                if b == 0 && shift > 0 { throw .inconsistent("varint not in its shortest form") }
+                return v
+            }
+            shift += 7
+        }
+    }
+    /// What ``ByteWriter/varint(_:)-(Int)`` wrote.
+    public mutating func varintInt() throws(BinaryCodingError) -> Int { Int(Int64(bitPattern: try varint())) }
     public mutating func doubles() throws(BinaryCodingError) -> [Double] {
         let n = try count(max: 1 << 24)
         var out: [Double] = []; out.reserveCapacity(n)
@@ -113,13 +146,23 @@ extension QuantileSketch {
 
 extension BatchSummary {
     static let magic: [UInt8] = Array("LSBS".utf8)
-    static let formatVersion: UInt8 = 1
+    /// The version ``encoded()`` writes when given no format.
+    static let formatVersion: UInt8 = SummaryFormat.fixed.rawValue
 
-    /// The summary's binary form.
-    public func encoded() -> [UInt8] {
+    /// The summary's binary form, in `format` (by default version 1, the
+    /// form every build reads; the journal writes ``SummaryFormat/compact``).
+    public func encoded(_ format: SummaryFormat = .fixed) -> [UInt8] {
         var w = ByteWriter()
         for b in Self.magic { w.u8(b) }
-        w.u8(Self.formatVersion)
+        w.u8(format.rawValue)
+        switch format {
+        case .fixed: encodeFixed(to: &w)
+        case .compact: encodeCompact(to: &w)
+        }
+        return w.bytes
+    }
+
+    private func encodeFixed(to w: inout ByteWriter) {
         w.int(channels); w.int(batches); w.int(samples); w.int(elements)
         w.int(nanCount); w.int(posInfCount); w.int(negInfCount)
         total.encode(to: &w)
@@ -128,15 +171,22 @@ extension BatchSummary {
         sketch.encode(to: &w)
         sampleSpread.encode(to: &w)
         for s in channelSpread { s.encode(to: &w) }
-        return w.bytes
     }
 
-    /// Decodes what ``encoded()`` produced.
+    /// Decodes what ``encoded(_:)`` produced, in either format.
     public init(encoded bytes: [UInt8]) throws(BinaryCodingError) {
         var r = ByteReader(bytes)
         for b in Self.magic { guard try r.u8() == b else { throw .badMagic } }
         let version = try r.u8()
-        guard version == Self.formatVersion else { throw .unsupportedVersion(version) }
+        guard let format = SummaryFormat(rawValue: version) else { throw .unsupportedVersion(version) }
+        switch format {
+        case .fixed: try self.init(fixed: &r)
+        case .compact: try self.init(compact: &r)
+        }
+        guard r.isAtEnd else { throw .inconsistent("trailing bytes") }
+    }
+
+    private init(fixed r: inout ByteReader) throws(BinaryCodingError) {
         let channels = try r.count(max: 1 << 16)
         guard channels > 0 else { throw .inconsistent("zero channels") }
         self.init(channels: channels)
@@ -152,23 +202,34 @@ extension BatchSummary {
         sketch = try QuantileSketch(from: &r)
         sampleSpread = try SampleSpread(from: &r)
         for c in 0..<channels { channelSpread[c] = try SampleSpread(from: &r) }
-        guard r.isAtEnd else { throw .inconsistent("trailing bytes") }
     }
 }
 
 extension ClampCount {
-    /// The clamp count's binary form.
-    public func encoded() -> [UInt8] {
+    /// The clamp count's binary form. It carries no version of its own: a
+    /// stored entry writes it in the format of the summary beside it.
+    public func encoded(_ format: SummaryFormat = .fixed) -> [UInt8] {
         var w = ByteWriter()
-        w.double(range); w.int(elements); w.int(outside); absSketch.encode(to: &w)
+        switch format {
+        case .fixed:
+            w.double(range); w.int(elements); w.int(outside); absSketch.encode(to: &w)
+        case .compact:
+            w.double(range); w.varint(elements); w.varint(outside); absSketch.encodeCompact(to: &w)
+        }
         return w.bytes
     }
 
-    /// Decodes what ``encoded()`` produced.
-    public init(encoded bytes: [UInt8]) throws(BinaryCodingError) {
+    /// Decodes what ``encoded(_:)`` produced in `format`.
+    public init(encoded bytes: [UInt8], format: SummaryFormat = .fixed) throws(BinaryCodingError) {
         var r = ByteReader(bytes)
-        self.init(range: try r.double(), elements: try r.int(), outside: try r.int(),
-                  absSketch: try QuantileSketch(from: &r))
+        switch format {
+        case .fixed:
+            self.init(range: try r.double(), elements: try r.int(), outside: try r.int(),
+                      absSketch: try QuantileSketch(from: &r))
+        case .compact:
+            self.init(range: try r.double(), elements: try r.varintInt(), outside: try r.varintInt(),
+                      absSketch: try QuantileSketch(compact: &r))
+        }
         guard r.isAtEnd else { throw .inconsistent("trailing bytes") }
     }
 }

@@ -28,10 +28,15 @@ actor StreamActor {
     private var batchesSinceSnapshot = 0
     static let snapshotEvery = 256
     static let historyRows = 100_000
+    /// The format of the journal rows and snapshots this actor writes (tests
+    /// write version 1, as older builds did).
+    let storageFormat: SummaryFormat
 
     init(state: StreamState, persisted: Bool, db: ScaleDatabase, logger: Logger,
-         metrics: ScaleMetrics = ScaleMetrics(), notifier: AlertNotifier? = nil) {
+         metrics: ScaleMetrics = ScaleMetrics(), notifier: AlertNotifier? = nil,
+         storageFormat: SummaryFormat = StreamPersistence.storageFormat) {
         self.state = state; self.persisted = persisted; self.db = db; self.logger = logger
+        self.storageFormat = storageFormat
         self.metrics = metrics
         self.notifier = notifier ?? AlertNotifier(command: nil, logger: logger)
         if persisted { metrics.update(state) }
@@ -58,31 +63,38 @@ actor StreamActor {
     }
 
     /// Applies a computed batch durably. Returns the push response.
+    ///
+    /// All or nothing: when the write fails, the state in memory is as it was.
     func apply(_ entry: WindowEntry, samples: [SampleStat] = [], outliers: [SampleOutlier]? = nil, meta: PushMeta, now: Date) throws(APIError) -> JSONValue {
         try checkChannels(entry.summary.channels)
         var entry = entry
         if entry.referenceVersion != state.referenceVersion { entry.clamp = nil }
-        var next = state
         let seq = state.seq + 1
-        let (froze, findings) = next.apply(entry, tag: meta.tag, samples: samples,
-                                           outliers: outliers ?? SampleOutliers.find(samples, window: state.sampleWindow, config: state.config),
-                                           seq: seq, now: now)
+        let outliers = outliers ?? SampleOutliers.find(samples, window: state.sampleWindow, config: state.config)
+        // In place, not on a copy: a copy would share the window's storage
+        // and make the append copy every entry. A failed write is undone.
+        let applied = state.applyInPlace(entry, tag: meta.tag, samples: samples, outliers: outliers, seq: seq, now: now)
+        let (froze, findings, events) = (applied.froze, applied.findings, applied.events)
         let s = entry.summary
-        let events = next.evaluateFlags(latest: s, now: now) + next.evaluateDetailFlags(now: now)
-        let normalized = next.normalizedMoments(s)
+        let normalized = state.normalizedMoments(s)
         let journal = JournalEntry(
             stream: state.name, seq: seq, step: meta.step, tag: meta.tag, time: now,
             samples: s.samples, elements: s.elements, nonfinite: s.nonfiniteCount,
             mean: s.total.count > 0 ? s.total.mean : nil, std: s.total.std,
             normalizedStd: normalized?.std, clampFraction: entry.clamp?.fraction,
-            summary: StreamPersistence.encode(entry, details: next.sampleWindow.batches.last!))
+            summary: StreamPersistence.encode(entry, details: state.sampleWindow.batches.last!, format: storageFormat))
         do {
-            try db.append(journal, updating: StreamPersistence.record(next))
+            // The first push creates the row; later ones change only its state.
+            if persisted {
+                try db.append(journal, updatingState: StreamPersistence.stateUpdate(state))
+            } else {
+                try db.append(journal, updating: StreamPersistence.record(state))
+            }
         } catch {
+            state.undo(applied.undo)
             logger.error("could not store a batch", metadata: ["stream": "\(state.name)", "error": "\(error)"])
             throw APIError(.internalServerError, "storage_failed", "the batch could not be stored (\(error)); it was not applied — retry, and check the disk holding the database")
         }
-        state = next
         persisted = true
         if froze { logger.info("froze the estimate as the reference", metadata: ["stream": "\(state.name)"]) }
         announce(events, now: now)
@@ -128,7 +140,7 @@ actor StreamActor {
         guard persisted, !deleted, state.seq > 0 else { return }
         do {
             try db.writeSnapshot(Snapshot(stream: state.name, seq: state.seq, time: Date(),
-                                          state: StreamPersistence.snapshotBlobWithBuckets(state)),
+                                          state: StreamPersistence.snapshotBlobWithBuckets(state, format: storageFormat)),
                                  keepSummariesOfLast: state.config.windowBatches)
             try db.pruneHistory(stream: state.name, keepingLast: Self.historyRows)
             batchesSinceSnapshot = 0

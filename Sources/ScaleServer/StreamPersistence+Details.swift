@@ -9,6 +9,9 @@ import StreamModel
 /// written before buckets existed still decode (with no details), and the
 /// block's leading version byte lets it change later.
 ///
+/// Summaries and clamp counts are in the format the summary's version byte
+/// names (``StreamPersistence/storageFormat`` when written by this build).
+///
 /// - Journal blob: `…, block(details)` with details = version 1, samples
 ///   checked, outliers, per-sample finite means, per-sample finite stds.
 /// - Snapshot blob: `…, block(buckets)` with buckets = version 1, the
@@ -19,11 +22,11 @@ extension StreamPersistence {
     static let detailsVersion: UInt8 = 1
 
     /// Journal blob with the per-sample details.
-    static func encode(_ e: WindowEntry, details: SampleWindow.Batch) -> Data {
+    static func encode(_ e: WindowEntry, details: SampleWindow.Batch, format: SummaryFormat = storageFormat) -> Data {
         var w = ByteWriter()
         w.u64(e.referenceVersion)
-        w.block(e.summary.encoded())
-        w.block(e.clamp?.encoded() ?? [])
+        w.block(e.summary.encoded(format))
+        w.block(e.clamp?.encoded(format) ?? [])
         var d = ByteWriter()
         d.u8(detailsVersion)
         d.int(details.samples); d.int(details.outliers)
@@ -35,11 +38,7 @@ extension StreamPersistence {
     /// A journal blob's entry and, when it has them, its per-sample details.
     static func decodeWithDetails(_ data: Data) throws -> (WindowEntry, SampleWindow.Batch?) {
         var r = ByteReader([UInt8](data))
-        let version = try r.u64()
-        let summary = try BatchSummary(encoded: try r.block())
-        let clamp = try r.block()
-        let entry = WindowEntry(summary: summary, clamp: clamp.isEmpty ? nil : try ClampCount(encoded: clamp),
-                                referenceVersion: version)
+        let entry = try readEntry(&r)
         if r.isAtEnd { return (entry, nil) }
         var d = ByteReader(try r.block())
         let v = try d.u8()
@@ -53,8 +52,8 @@ extension StreamPersistence {
     }
 
     /// Snapshot blob: cumulative, clamp since the reference, and the buckets.
-    static func snapshotBlobWithBuckets(_ s: StreamState) -> Data {
-        var data = snapshotBlob(s)
+    static func snapshotBlobWithBuckets(_ s: StreamState, format: SummaryFormat = storageFormat) -> Data {
+        var data = snapshotBlob(s, format: format)
         guard !data.isEmpty else { return data }
         var w = ByteWriter()
         w.u8(detailsVersion)
@@ -65,8 +64,8 @@ extension StreamPersistence {
             w.block(Array(name.utf8))
             w.u64(b.clampVersion)
             w.int(b.outliers); w.int(b.checkedSamples)
-            w.block(b.summary.encoded())
-            w.block(b.clamp?.encoded() ?? [])
+            w.block(b.summary.encoded(format))
+            w.block(b.clamp?.encoded(format) ?? [])
         }
         var outer = ByteWriter()
         outer.block(w.bytes)
@@ -90,9 +89,10 @@ extension StreamPersistence {
             let version = try d.u64()
             let outliers = try d.int(), checked = try d.int()
             var b = Bucket(channels: 1, clampVersion: version)
-            b.summary = try BatchSummary(encoded: try d.block())
+            let (summary, format) = try readSummary(&d)
+            b.summary = summary
             let clamp = try d.block()
-            b.clamp = clamp.isEmpty ? nil : try ClampCount(encoded: clamp)
+            b.clamp = clamp.isEmpty ? nil : try ClampCount(encoded: clamp, format: format)
             b.outliers = outliers; b.checkedSamples = checked
             table.restore(name: name, bucket: b)
         }

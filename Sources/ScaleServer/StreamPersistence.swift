@@ -7,7 +7,8 @@ import StreamModel
 ///
 /// The stream row holds two JSON documents: `config` (``StoredConfig``, the
 /// API's config object) and `state` (``StoredState``: what the journal cannot
-/// rebuild). Summaries are binary blocks (`BatchSummary.encoded()`).
+/// rebuild). Summaries are binary blocks (`BatchSummary.encoded(_:)`, in
+/// ``storageFormat``; older databases hold version 1, which still loads).
 enum StreamPersistence {
     /// A stored value that does not parse: `scaled` refuses to start rather
     /// than fall back to a default and lose, say, a frozen reference.
@@ -25,28 +26,46 @@ enum StreamPersistence {
         }
     }
 
+    /// The format journal rows and snapshots are written in. Restart reads
+    /// both: each stored summary carries its version, and the clamp count
+    /// beside it is in the same format.
+    static let storageFormat: SummaryFormat = .compact
+
     /// Journal blob: reference version, summary, optional clamp count.
-    static func encode(_ e: WindowEntry) -> Data {
+    static func encode(_ e: WindowEntry, format: SummaryFormat = storageFormat) -> Data {
         var w = ByteWriter()
         w.u64(e.referenceVersion)
-        w.block(e.summary.encoded())
-        w.block(e.clamp?.encoded() ?? [])
+        w.block(e.summary.encoded(format))
+        w.block(e.clamp?.encoded(format) ?? [])
         return Data(w.bytes)
     }
 
     static func decodeEntry(_ data: Data) throws -> WindowEntry {
         var r = ByteReader([UInt8](data))
+        return try readEntry(&r)
+    }
+
+    /// Reads reference version, summary and clamp count, each in the format the summary names.
+    static func readEntry(_ r: inout ByteReader) throws -> WindowEntry {
         let version = try r.u64()
-        let summary = try BatchSummary(encoded: try r.block())
+        let (summary, format) = try readSummary(&r)
         let clamp = try r.block()
-        return WindowEntry(summary: summary, clamp: clamp.isEmpty ? nil : try ClampCount(encoded: clamp),
+        return WindowEntry(summary: summary, clamp: clamp.isEmpty ? nil : try ClampCount(encoded: clamp, format: format),
                            referenceVersion: version)
     }
 
+    /// A summary block and the format it was written in.
+    static func readSummary(_ r: inout ByteReader) throws -> (BatchSummary, SummaryFormat) {
+        let bytes = try r.block()
+        let summary = try BatchSummary(encoded: bytes)
+        return (summary, SummaryFormat(of: bytes) ?? .fixed)   // decoding checked the version
+    }
+
     /// Snapshot blob: cumulative summary and the clamp count since the reference, with its version.
-    static func snapshotBlob(_ s: StreamState) -> Data {
+    static func snapshotBlob(_ s: StreamState, format: SummaryFormat = storageFormat) -> Data {
         guard let cumulative = s.cumulative else { return Data() }
-        return encode(WindowEntry(summary: cumulative, clamp: s.clampSinceReference, referenceVersion: s.referenceVersion))
+        return encode(WindowEntry(summary: cumulative, clamp: s.clampSinceReference, referenceVersion: s.referenceVersion),
+                      format: format)
     }
 
     static let encoder: JSONEncoder = {
@@ -59,6 +78,12 @@ enum StreamPersistence {
         // Both types hold only finite numbers and strings: encoding cannot fail.
         StreamRecord(name: s.name, config: try! encoder.encode(StoredConfig(s.config)),
                      state: try! encoder.encode(StoredState(s)), createdAt: s.createdAt, updatedAt: s.updatedAt)
+    }
+
+    /// What a push to a stream already stored changes in its row: the state
+    /// document and `updatedAt`, not the config.
+    static func stateUpdate(_ s: StreamState) -> StreamStateUpdate {
+        StreamStateUpdate(name: s.name, state: try! encoder.encode(StoredState(s)), updatedAt: s.updatedAt)
     }
 
     /// Decodes one stored document, naming the field that failed.

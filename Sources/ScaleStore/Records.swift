@@ -26,6 +26,19 @@ public struct StreamRecord: Sendable, Equatable, Codable {
     }
 }
 
+/// A change to an existing stream's row that leaves its config alone: the
+/// new `state` blob and `updatedAt`. What a push writes besides its journal
+/// row, so that a push does not rewrite the config.
+public struct StreamStateUpdate: Sendable, Equatable {
+    public var name: String
+    public var state: Data
+    public var updatedAt: Date
+
+    public init(name: String, state: Data, updatedAt: Date) {
+        self.name = name; self.state = state; self.updatedAt = updatedAt
+    }
+}
+
 /// One journal row: one accepted batch of a stream.
 ///
 /// The journal makes a push durable and serves `history`. The scalar columns

@@ -1,5 +1,21 @@
 import GRDB
 
+extension Database {
+    func append(_ entry: JournalEntry, updatingState update: StreamStateUpdate) throws {
+        guard update.name == entry.stream else {
+            throw StoreError.streamMismatch(expected: entry.stream, got: update.name)
+        }
+        try execute(sql: "UPDATE streams SET state = ?, updated_at = ? WHERE name = ?",
+                    arguments: [update.state, update.updatedAt.timeIntervalSince1970, update.name])
+        guard changesCount == 1 else { throw StoreError.unknownStream(entry.stream) }
+        let expected = try lastSeq(entry.stream) + 1
+        guard entry.seq == expected else {
+            throw StoreError.sequenceGap(stream: entry.stream, expected: expected, got: entry.seq)
+        }
+        try entry.insert(self)
+    }
+}
+
 extension ScaleDatabase {
     /// An index seek, not `max(seq)`, so that a push costs the same at any
     /// journal length.
@@ -31,6 +47,15 @@ extension ScaleDatabase {
             }
             try entry.insert(db)
         }
+    }
+
+    /// Appends one batch to an existing stream's journal and updates only the
+    /// stream row's state and `updatedAt`, durably, in one transaction.
+    ///
+    /// - Throws: as ``append(_:updating:)``; ``StoreError/unknownStream(_:)``
+    ///   when the stream does not exist. Then nothing was written.
+    public func append(_ entry: JournalEntry, updatingState update: StreamStateUpdate) throws {
+        try writer.write { db in try db.append(entry, updatingState: update) }
     }
 
     /// The seq of the stream's last batch, 0 for a stream without batches;

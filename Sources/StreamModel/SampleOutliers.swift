@@ -46,10 +46,58 @@ public struct RobustScale: Sendable, Equatable {
     /// |x − median| / sigma.
     public func z(_ x: Double) -> Double { Swift.abs(x - median) / sigma }
 
+    /// The median, by selection rather than a full sort: the window's few
+    /// thousand per-sample values are ranked four times a push, and sorting
+    /// them was the largest cost of a push outside the statistics kernel.
+    /// Order statistics do not depend on how they are found, so the value is
+    /// the one a sort gives.
     static func median(_ values: [Double]) -> Double {
-        let s = values.sorted()
-        let n = s.count
-        return n % 2 == 1 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2
+        let n = values.count
+        // NaN has no rank; keep what a sort makes of it.
+        guard n > 2, !values.contains(where: \.isNaN) else {
+            let s = values.sorted()
+            return n % 2 == 1 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2
+        }
+        var v = values
+        return v.withUnsafeMutableBufferPointer { b in
+            let upper = select(b, n / 2)
+            guard n % 2 == 0 else { return upper }
+            // The lower middle is the largest value left of the upper one.
+            var lower = b[0]
+            for i in 1..<(n / 2) where b[i] > lower { lower = b[i] }
+            return (lower + upper) / 2
+        }
+    }
+
+    /// Rearranges `b` so that `b[k]` is the value a sort puts there, every
+    /// value before it no greater and every value after it no smaller, and
+    /// returns it. Quickselect with a median-of-three pivot; past a depth
+    /// where the input looks adversarial it sorts the rest.
+    static func select(_ b: UnsafeMutableBufferPointer<Double>, _ k: Int) -> Double {
+        var lo = 0, hi = b.count - 1
+        var depth = 2 * (Int.bitWidth - b.count.leadingZeroBitCount)
+        while hi - lo > 16 {
+            if depth == 0 {
+                var rest = UnsafeMutableBufferPointer(rebasing: b[lo...hi]); rest.sort()
+                return b[k]
+            }
+            depth -= 1
+            let mid = lo + (hi - lo) / 2
+            if b[mid] < b[lo] { b.swapAt(mid, lo) }
+            if b[hi] < b[lo] { b.swapAt(hi, lo) }
+            if b[hi] < b[mid] { b.swapAt(hi, mid) }
+            let pivot = b[mid]
+            var i = lo, j = hi
+            while i <= j {
+                while b[i] < pivot { i += 1 }
+                while b[j] > pivot { j -= 1 }
+                if i <= j { b.swapAt(i, j); i += 1; j -= 1 }
+            }
+            // [lo, j] ≤ pivot ≤ [i, hi], and anything between equals the pivot.
+            if k <= j { hi = j } else if k >= i { lo = i } else { return b[k] }
+        }
+        var rest = UnsafeMutableBufferPointer(rebasing: b[lo...hi]); rest.sort()
+        return b[k]
     }
 }
 
@@ -88,10 +136,30 @@ public struct SampleWindow: Sendable, Equatable {
 
     public init() {}
 
-    public mutating func append(_ b: Batch, keep: Int) {
+    /// What ``append(_:keep:)`` removed or cleared: enough to put the window
+    /// back with ``undo(_:)`` without having copied it.
+    public struct Undo: Sendable {
+        var removed: [Batch]
+        /// Batches whose values were cleared, by index after the append.
+        var cleared: [(index: Int, means: [Double], stds: [Double])]
+    }
+
+    @discardableResult
+    public mutating func append(_ b: Batch, keep: Int) -> Undo {
         batches.append(b)
-        if batches.count > keep { batches.removeFirst(batches.count - keep) }
-        trimValues()
+        var removed: [Batch] = []
+        if batches.count > keep {
+            removed = Array(batches.prefix(batches.count - keep))
+            batches.removeFirst(batches.count - keep)
+        }
+        return Undo(removed: removed, cleared: trimValues())
+    }
+
+    /// Takes back the last ``append(_:keep:)``, which returned `u`.
+    public mutating func undo(_ u: Undo) {
+        for c in u.cleared { batches[c.index].means = c.means; batches[c.index].stds = c.stds }
+        batches.removeLast()
+        batches.insert(contentsOf: u.removed, at: 0)
     }
 
     /// Replaces the content (restart), keeping the newest `keep`.
@@ -101,7 +169,9 @@ public struct SampleWindow: Sendable, Equatable {
     }
 
     /// Clears the values of every batch older than those that fit in ``valueCap``.
-    mutating func trimValues() {
+    /// - Returns: the batches it cleared, with their values.
+    @discardableResult
+    mutating func trimValues() -> [(index: Int, means: [Double], stds: [Double])] {
         var total = 0
         var i = batches.count - 1
         while i >= 0 {
@@ -109,10 +179,15 @@ public struct SampleWindow: Sendable, Equatable {
             if total > Self.valueCap && i < batches.count - 1 { break }
             i -= 1
         }
+        var cleared: [(index: Int, means: [Double], stds: [Double])] = []
         while i >= 0 {
-            if !batches[i].means.isEmpty || !batches[i].stds.isEmpty { batches[i].means = []; batches[i].stds = [] }
+            if !batches[i].means.isEmpty || !batches[i].stds.isEmpty {
+                cleared.append((i, batches[i].means, batches[i].stds))
+                batches[i].means = []; batches[i].stds = []
+            }
             i -= 1
         }
+        return cleared
     }
 
     /// The share of outlier samples over the newest `last` batches; nil when none was checked.
@@ -209,8 +284,13 @@ extension StreamState {
     /// the stored outlier count).
     @discardableResult
     public mutating func recordDetails(_ entry: WindowEntry, tag: String?, samples: [SampleStat], outliers: Int) -> String? {
-        sampleWindow.append(SampleWindow.Batch(samples, outliers: outliers), keep: config.windowBatches)
-        return recordBucket(entry, tag: tag, checkedSamples: samples.count, outliers: outliers)
+        recordDetailsUndoably(entry, tag: tag, samples: samples, outliers: outliers).bucket
+    }
+
+    mutating func recordDetailsUndoably(_ entry: WindowEntry, tag: String?, samples: [SampleStat], outliers: Int)
+        -> (bucket: String?, undo: SampleWindow.Undo) {
+        let undo = sampleWindow.append(SampleWindow.Batch(samples, outliers: outliers), keep: config.windowBatches)
+        return (recordBucket(entry, tag: tag, checkedSamples: samples.count, outliers: outliers), undo)
     }
 
     /// Counts a batch in its bucket and the stream's outlier total.

@@ -40,7 +40,7 @@ public struct StreamState: Sendable {
     /// Fixed by the first push; later pushes must match.
     public var channels: Int?
     public var cumulative: BatchSummary?
-    public private(set) var window: [WindowEntry] = []
+    public internal(set) var window: [WindowEntry] = []
     /// The window's batches merged, without their quantile sketch: the drift
     /// tests and metrics need only moments, and merging sketches on every push
     /// was a sixth of the push cost. ``windowSummaryWithSketch`` adds it.

@@ -85,3 +85,53 @@ def test_merge_refuses_bad_files(tmp_path, two):
     assert r.returncode == 65 and "channels" in r.stderr
     r = scalectl(a, "export", "nope", "-o", str(tmp_path / "x.lss"), check=False)
     assert r.returncode == 66 and not (tmp_path / "x.lss").exists()
+
+
+def test_version_2_summaries_are_read_and_the_journal_holds_them(two, tmp_path):
+    """The journal stores version 2 of SUMMARY FORMAT; every reader of
+    summaries takes it as it takes version 1. The Python coder follows the
+    man page, not the Swift code."""
+    import sqlite3
+    import struct
+
+    import summary_format
+
+    a, _ = two
+    rng = np.random.default_rng(5)
+    x = (rng.standard_normal((4, 4, 16, 16)) * 1.7 + 0.3).astype(np.float32)
+    assert a.push_raw("one", x)[0] == 200
+    v1 = a.request("GET", "/v1/streams/one/summary")[1]
+    assert v1[:5] == b"LSBS\x01"   # what leaves the node stays version 1
+    values = summary_format.decode(v1)
+    assert len(values["sketch"]) > 1000
+    v2 = summary_format.encode_v2(values)
+    assert summary_format.decode(v2) == values
+    assert len(v2) < len(v1) / 2
+    # The only batch's journal row holds the same summary in version 2, byte for byte.
+    with sqlite3.connect(f"file:{a.db}?mode=ro", uri=True) as c:
+        blob = c.execute("SELECT summary FROM journal WHERE stream = 'one'").fetchone()[0]
+    n = struct.unpack("<q", blob[8:16])[0]
+    assert blob[16:21] == b"LSBS\x02"
+    assert summary_format.decode(blob[16:16 + n]) == values
+    assert blob[16:16 + n] == v2
+
+    f1, f2 = tmp_path / "v1.lss", tmp_path / "v2.lss"
+    f1.write_bytes(v1)
+    f2.write_bytes(v2)
+    for mode in ("shift", "channel", "whiten"):
+        m1 = scalectl(None, "merge", str(f1), "--mode", mode, "--format", "json").stdout
+        m2 = scalectl(None, "merge", str(f2), "--mode", mode, "--format", "json").stdout
+        assert m1 == m2, mode
+    assert a.push_raw("two", x[:2])[0] == 200
+    scalectl(a, "import", "two", str(f1), "--peer", "p")
+    g1 = a.get("/v1/streams/two/normalization?scope=global&mode=channel")
+    scalectl(a, "import", "two", str(f2), "--peer", "p")
+    assert a.get("/v1/streams/two/normalization?scope=global&mode=channel") == g1
+    # Every value has one encoding: an overlong varint (the channel count as 0x84 0x00) is refused.
+    overlong = tmp_path / "overlong.lss"
+    overlong.write_bytes(v2[:5] + bytes([0x84, 0x00]) + v2[6:])
+    r = scalectl(None, "merge", str(overlong), check=False)
+    assert r.returncode == 65, r.stderr
+    status, body = a.request("PUT", "/v1/streams/two/peers/q", body=overlong.read_bytes(),
+                             headers={"Content-Type": "application/vnd.latentscale.summary"})
+    assert status == 400 and body["error"]["code"] == "invalid_summary", body
