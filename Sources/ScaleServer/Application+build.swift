@@ -83,7 +83,7 @@ extension ScaleDaemon {
         let policy = settings.peers
         let maxBody = settings.maxBodyBytes
         return .init(additionalChannelHandlers: [
-            ParserErrorResponder(),
+            ReceiveBufferHandler(), ParserErrorResponder(),
             PeerCredentialsHandler(policy: policy, logger: logger), ExpectContinueHandler(maxBodyBytes: maxBody),
         ])
     }
