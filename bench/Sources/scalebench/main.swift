@@ -14,8 +14,8 @@
 // implementation. With --write-dir, each case's raw tensor is written there as
 // `<case>.bin` (little-endian, C-contiguous) for that comparison.
 //
-// With --crossover it instead times, for float32 (n,4,32,32) tensors of
-// growing n, the serial ingest against the concurrent one (N chunks, default
+// With --crossover it instead times, for float32 (n,4,32,32) and bfloat16
+// (n,4,64,64) tensors of growing n, the serial ingest against the concurrent one (N chunks, default
 // 2, however small), one line per size with `speedup=serial/concurrent`:
 // where the speedup passes 1 is where splitting starts to pay
 // (BatchSummary.concurrentChunkMinElements).
@@ -142,10 +142,12 @@ func timeMedian(_ minSeconds: Double, _ body: () async -> Void) async -> Double 
 
 if options.crossover {
     let norm = AffineNormalizer(channels: 4, scalingFactor: 0.5, shiftFactor: 0.1, range: 1.0)
-    for n in [1, 2, 4, 8, 16, 32, 64] where n >= options.concurrency {
-        let shape = [n, 4, 32, 32]
-        let bytes = latents(shape: shape, seed: options.seed).withUnsafeBytes { Array($0) }
-        let layout = try! TensorLayout(shape: shape, dtype: .float32)
+    let sizes = [1, 2, 4, 8, 16, 32, 64].map { ([$0, 4, 32, 32], DType.float32) }
+        + [8, 16, 32, 64, 128].map { ([$0, 4, 64, 64], DType.bfloat16) }
+    for (shape, dtype) in sizes where shape[0] >= options.concurrency {
+        let values = latents(shape: shape, seed: options.seed)
+        let bytes = dtype == .float32 ? values.withUnsafeBytes { Array($0) } : values.map(bfloat16Bits).withUnsafeBytes { Array($0) }
+        let layout = try! TensorLayout(shape: shape, dtype: dtype)
         let serial = await timeMedian(options.minSeconds) {
             _ = try! bytes.withUnsafeBytes { try BatchSummary.ingest(bytes: $0, layout: layout, normalizer: norm) }
         }
@@ -153,7 +155,7 @@ if options.crossover {
             _ = try! await BatchSummary.ingestSamples(bytes, layout: layout, normalizer: norm,
                                                       concurrency: options.concurrency, minChunkElements: 1)
         }
-        print("crossover elements=\(layout.elementCount) shape=\(shape.map(String.init).joined(separator: "x")) "
+        print("crossover dtype=\(dtype.rawValue) elements=\(layout.elementCount) shape=\(shape.map(String.init).joined(separator: "x")) "
               + "serial_s=\(fmt(serial)) concurrent_s=\(fmt(concurrent)) chunks=\(options.concurrency) "
               + "speedup=\(String(format: "%.2f", serial / concurrent))")
     }
