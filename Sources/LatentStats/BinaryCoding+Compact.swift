@@ -59,8 +59,10 @@ extension QuantileSketch {
         for i in 0..<Int(n) {
             let gap = try r.varint()
             guard gap >= 1 else { throw .inconsistent("sketch keys out of order") }
+            // Checked before the sum, which a huge gap would overflow.
+            guard gap <= 65536 else { throw .inconsistent("sketch key beyond 16 bits") }
             let key = i == 0 ? gap - 1 : previous + gap
-            guard gap <= 65536, key <= 0xFFFF else { throw .inconsistent("sketch key beyond 16 bits") }
+            guard key <= 0xFFFF else { throw .inconsistent("sketch key beyond 16 bits") }
             let count = try r.varint()
             guard count > 0 else { throw .inconsistent("empty sketch bucket") }
             keys.append(UInt16(key)); counts.append(count)

@@ -95,6 +95,11 @@ import Testing
         keys.varint(2); keys.varint(UInt64(65_000)); keys.varint(UInt64(1)); keys.varint(UInt64(1000)); keys.varint(UInt64(1))
         var r = ByteReader(keys.bytes)
         #expect(throws: BinaryCodingError.self) { _ = try QuantileSketch(compact: &r) }
+        // A gap so large that key + gap overflows 64 bits (found by FuzzStoredState).
+        var overflow = ByteWriter()
+        overflow.varint(2); overflow.varint(UInt64(10)); overflow.varint(UInt64(1)); overflow.varint(UInt64.max); overflow.varint(UInt64(1))
+        var o = ByteReader(overflow.bytes)
+        #expect(throws: BinaryCodingError.self) { _ = try QuantileSketch(compact: &o) }
     }
 
     /// The FuzzSummary seeds (real `GET …/summary` answers, and the same in
