@@ -92,7 +92,7 @@ extension BatchSummary {
         guard channels > 0, channels <= 1 << 16 else { throw .inconsistent("channel count \(channels)") }
         let c = Int(channels)
         // Refuse a channel count whose co-moments cannot be there before allocating them.
-        guard r.remaining >= (c * c + c) * 8 + c * 4 * 49 else { throw .truncated }
+        try Self.checkRoom(channels: c, bytesPerChannel: 8 + 4 * 49, fixed: 0, in: r)
         self.init(channels: c)
         batches = try r.varintInt(); samples = try r.varintInt(); elements = try r.varintInt()
         nanCount = try r.varintInt(); posInfCount = try r.varintInt(); negInfCount = try r.varintInt()

@@ -145,6 +145,17 @@ extension QuantileSketch {
 }
 
 extension BatchSummary {
+    /// Throws unless `r` still holds the bytes that a summary of `channels`
+    /// channels needs at the least: its `channels`² co-moments, `bytesPerChannel`
+    /// per channel and `fixed` more. A damaged channel count must not allocate
+    /// gigabytes of co-moments before the decoder finds the bytes missing.
+    static func checkRoom(channels c: Int, bytesPerChannel: Int, fixed: Int, in r: ByteReader) throws(BinaryCodingError) {
+        let needed = c * c * 8 + c * bytesPerChannel + fixed
+        guard r.remaining >= needed else {
+            throw .inconsistent("channel count \(c) needs at least \(needed) bytes, \(r.remaining) remain")
+        }
+    }
+
     static let magic: [UInt8] = Array("LSBS".utf8)
     /// The version ``encoded()`` writes when given no format.
     static let formatVersion: UInt8 = SummaryFormat.fixed.rawValue
@@ -189,6 +200,9 @@ extension BatchSummary {
     private init(fixed r: inout ByteReader) throws(BinaryCodingError) {
         let channels = try r.count(max: 1 << 16)
         guard channels > 0 else { throw .inconsistent("zero channels") }
+        // Counts, moments, co-moments and spreads: refuse a channel count the
+        // bytes cannot hold before allocating its c-by-c co-moments.
+        try Self.checkRoom(channels: channels, bytesPerChannel: 56 + 8 + 168, fixed: 6 * 8 + 56 + 3 * 8 + 8 + 168, in: r)
         self.init(channels: channels)
         batches = try r.int(); samples = try r.int(); elements = try r.int()
         nanCount = try r.int(); posInfCount = try r.int(); negInfCount = try r.int()

@@ -90,7 +90,7 @@ import Testing
         #expect(throws: BinaryCodingError.self) { try BatchSummary(encoded: bytes + [0]) }
         // A channel count whose co-moments cannot fit is refused before allocating them.
         var huge = Array(bytes[..<5]); huge += [0x80, 0x80, 0x04]   // 65536 channels
-        #expect(throws: BinaryCodingError.truncated) { try BatchSummary(encoded: huge + [UInt8](repeating: 0, count: 64)) }
+        Self.expectRoomRefused(huge + [UInt8](repeating: 0, count: 64))
         var keys = ByteWriter()   // keys beyond 16 bits
         keys.varint(2); keys.varint(UInt64(65_000)); keys.varint(UInt64(1)); keys.varint(UInt64(1000)); keys.varint(UInt64(1))
         var r = ByteReader(keys.bytes)
@@ -100,6 +100,39 @@ import Testing
         overflow.varint(2); overflow.varint(UInt64(10)); overflow.varint(UInt64(1)); overflow.varint(UInt64.max); overflow.varint(UInt64(1))
         var o = ByteReader(overflow.bytes)
         #expect(throws: BinaryCodingError.self) { _ = try QuantileSketch(compact: &o) }
+    }
+
+    /// Decoding `bytes` fails on the room check, the one that comes before
+    /// any allocation sized by the channel count.
+    static func expectRoomRefused(_ bytes: [UInt8], sourceLocation: SourceLocation = #_sourceLocation) {
+        do {
+            _ = try BatchSummary(encoded: bytes)
+            Issue.record("accepted", sourceLocation: sourceLocation)
+        } catch {
+            guard case .inconsistent(let what) = error, what.hasPrefix("channel count") else {
+                Issue.record("refused for another reason: \(error)", sourceLocation: sourceLocation)
+                return
+            }
+        }
+    }
+
+    /// Version 1 with a channel count that the bytes hold as a count but not
+    /// as co-moments: 20,000 channels and 30 KB would have allocated 3.2 GB
+    /// of co-moments before finding the bytes missing (FuzzStoredState ran
+    /// out of memory in CI on such a blob).
+    @Test func aFixedChannelCountBeyondTheBytesIsRefusedBeforeAllocating() throws {
+        let (s, _) = try Self.summary(shape: [2, 2, 6])
+        var w = ByteWriter()
+        w.int(20_000)
+        let damaged = Array(s.encoded(.fixed)[..<5]) + w.bytes + [UInt8](repeating: 0, count: 30_000)
+        Self.expectRoomRefused(damaged)
+        // The smallest well-formed summaries still decode: the bound is a lower bound.
+        for c in [1, 2, 7] {
+            let empty = BatchSummary(channels: c)
+            for format in SummaryFormat.allCases {
+                #expect(try BatchSummary(encoded: empty.encoded(format)) == empty)
+            }
+        }
     }
 
     /// The FuzzSummary seeds (real `GET …/summary` answers, and the same in
