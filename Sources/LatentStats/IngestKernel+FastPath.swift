@@ -285,23 +285,14 @@ extension IngestKernel {
 }
 
 /// Lane-wise min and max written so that they compile to `minpd`/`maxpd`
-/// (`pointwiseMin` is not inlined, and a mask-select becomes a blend).
+/// (`minps`/`maxps` for Float lanes): `pointwiseMin` is not inlined, and a
+/// mask-select becomes a blend.
 @inline(__always)
-func lanewiseMin(_ a: SIMD4<Double>, _ b: SIMD4<Double>) -> SIMD4<Double> {
+func lanewiseMin<T: SIMDScalar & Comparable>(_ a: SIMD4<T>, _ b: SIMD4<T>) -> SIMD4<T> {
     SIMD4(Swift.min(a[0], b[0]), Swift.min(a[1], b[1]), Swift.min(a[2], b[2]), Swift.min(a[3], b[3]))
 }
 
 @inline(__always)
-func lanewiseMax(_ a: SIMD4<Double>, _ b: SIMD4<Double>) -> SIMD4<Double> {
-    SIMD4(Swift.max(a[0], b[0]), Swift.max(a[1], b[1]), Swift.max(a[2], b[2]), Swift.max(a[3], b[3]))
-}
-
-@inline(__always)
-func lanewiseMin(_ a: SIMD4<Float>, _ b: SIMD4<Float>) -> SIMD4<Float> {
-    SIMD4(Swift.min(a[0], b[0]), Swift.min(a[1], b[1]), Swift.min(a[2], b[2]), Swift.min(a[3], b[3]))
-}
-
-@inline(__always)
-func lanewiseMax(_ a: SIMD4<Float>, _ b: SIMD4<Float>) -> SIMD4<Float> {
+func lanewiseMax<T: SIMDScalar & Comparable>(_ a: SIMD4<T>, _ b: SIMD4<T>) -> SIMD4<T> {
     SIMD4(Swift.max(a[0], b[0]), Swift.max(a[1], b[1]), Swift.max(a[2], b[2]), Swift.max(a[3], b[3]))
 }

@@ -8,6 +8,11 @@ extension Database {
         try execute(sql: "UPDATE streams SET state = ?, updated_at = ? WHERE name = ?",
                     arguments: [update.state, update.updatedAt.timeIntervalSince1970, update.name])
         guard changesCount == 1 else { throw StoreError.unknownStream(entry.stream) }
+        try insertNext(entry)
+    }
+
+    /// Inserts the stream's next journal row; its seq must be the last + 1.
+    func insertNext(_ entry: JournalEntry) throws {
         let expected = try lastSeq(entry.stream) + 1
         guard entry.seq == expected else {
             throw StoreError.sequenceGap(stream: entry.stream, expected: expected, got: entry.seq)
@@ -41,11 +46,7 @@ extension ScaleDatabase {
                 try db.upsert(record)
             }
             try db.requireStream(entry.stream)
-            let expected = try db.lastSeq(entry.stream) + 1
-            guard entry.seq == expected else {
-                throw StoreError.sequenceGap(stream: entry.stream, expected: expected, got: entry.seq)
-            }
-            try entry.insert(db)
+            try db.insertNext(entry)
         }
     }
 
