@@ -19,18 +19,34 @@ final class Daemon: Sendable {
         process.executableURL = URL(fileURLWithPath: scaled)
         process.arguments = ["--socket", socket, "--db", dir.file("db.sqlite"), "--log-level", "warning"]
         process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        // Kept in the temporary directory, so that a daemon that does not come
+        // up says why in the test's failure.
+        let log = dir.file("scaled.log")
+        FileManager.default.createFile(atPath: log, contents: nil)
+        process.standardError = FileHandle(forWritingAtPath: log)
         try process.run()
-        // Ready when GET /v1/health answers.
-        let client = DaemonClient(socketPath: socket, timeoutSeconds: 2)
-        let deadline = Date().addingTimeInterval(30)
+        // Ready when GET /v1/health answers. The whole suite runs at once on
+        // small CI machines, so the wait is generous; the last error is kept.
+        let client = DaemonClient(socketPath: socket, timeoutSeconds: 5)
+        let started = Date(), deadline = started.addingTimeInterval(90)
+        var last = "no answer yet"
         while Date() < deadline {
-            if case let .success(r) = await client.sendResult(.GET, "/v1/health"), r.status == 200 { return }
+            switch await client.sendResult(.GET, "/v1/health") {
+            case .success(let r) where r.status == 200: return
+            case .success(let r): last = "GET /v1/health answered \(r.status)"
+            case .failure(let e): last = "\(e)"
+            }
             guard process.isRunning else { break }
             try await Task.sleep(nanoseconds: 20_000_000)
         }
-        process.terminate()
-        throw CLIError(.unavailable, "scaled did not become healthy on \(socket)")
+        let exited = process.isRunning ? "still running" : "exited with status \(process.terminationStatus)"
+        if process.isRunning { process.terminate(); process.waitUntilExit() }
+        let stderr = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        throw CLIError(.unavailable, """
+            scaled did not become healthy on \(socket) after \(Int(Date().timeIntervalSince(started))) s \
+            (\(exited); last: \(last)); its stderr:
+            \(stderr.suffix(2000))
+            """)
     }
 
     deinit {
