@@ -99,6 +99,9 @@ def damaged(good: bytes):
     yield "non-finite mean", good[:total_at + 8] + struct.pack("<d", float("nan")) + good[total_at + 16:]
     yield "negative m2", good[:total_at + 16] + struct.pack("<d", -1.0) + good[total_at + 24:]
     yield "zero channels", good[:5] + struct.pack("<q", 0) + good[13:]
+    # 65,536 channels and 70 KB: a count the bytes hold, but not its 34 GB of
+    # co-moments, which the daemon must refuse before allocating them.
+    yield "channels beyond the bytes", good[:5] + struct.pack("<q", 65536) + good[13:] + bytes(70_000)
     # The sketch follows the moments (7 doubles each: total, then per channel)
     # and the co-moments (count, means, matrix), each list length-prefixed.
     sketch_at = total_at + 56 * (1 + channels) + 8 + (8 + 8 * channels) + (8 + 8 * channels * channels)
