@@ -51,6 +51,16 @@ public struct BatchSummary: Sendable, Equatable {
 
     /// Merges `other` into `self`. Both must have the same channel count.
     public mutating func merge(_ other: BatchSummary) {
+        mergeMoments(other)
+        sketch.merge(other.sketch)
+    }
+
+    /// ``merge(_:)`` without the sketch: the same arithmetic in the same
+    /// order, so the moments come out bit for bit the same. It reads `other`
+    /// in place and writes each array through one pointer, where copying
+    /// `other` and indexing element by element cost the window's re-merge
+    /// most of its time in retains and uniqueness checks.
+    public mutating func mergeMoments(_ other: BatchSummary) {
         precondition(channels == other.channels, "cannot merge summaries with \(channels) and \(other.channels) channels")
         batches += other.batches
         samples += other.samples
@@ -59,12 +69,18 @@ public struct BatchSummary: Sendable, Equatable {
         posInfCount += other.posInfCount
         negInfCount += other.negInfCount
         total.merge(other.total)
-        for c in 0..<channels {
-            perChannel[c].merge(other.perChannel[c])
-            channelSpread[c].merge(other.channelSpread[c])
+        let c = channels
+        perChannel.withUnsafeMutableBufferPointer { mine in
+            other.perChannel.withUnsafeBufferPointer { theirs in
+                for i in 0..<c { mine[i].merge(theirs[i]) }
+            }
+        }
+        channelSpread.withUnsafeMutableBufferPointer { mine in
+            other.channelSpread.withUnsafeBufferPointer { theirs in
+                for i in 0..<c { mine[i].merge(theirs[i]) }
+            }
         }
         covariance.merge(other.covariance)
-        sketch.merge(other.sketch)
         sampleSpread.merge(other.sampleSpread)
     }
 
@@ -76,11 +92,7 @@ public struct BatchSummary: Sendable, Equatable {
     /// that need only moments, and merge the sketches when asked for quantiles).
     public static func merged(_ summaries: some Collection<BatchSummary>, channels: Int, sketch: Bool = true) -> BatchSummary {
         var out = BatchSummary(channels: channels)
-        for s in summaries {
-            var light = s
-            light.sketch = QuantileSketch()
-            out.merge(light)
-        }
+        for s in summaries { out.mergeMoments(s) }
         if sketch { out.sketch = QuantileSketch.merged(summaries.lazy.map(\.sketch)) }
         return out
     }

@@ -45,14 +45,20 @@ public struct ChannelCovariance: Sendable, Equatable {
         }
         let na = Double(count), nb = Double(otherCount), n = na + nb
         let w = na * nb / n
-        withUnsafeTemporaryAllocation(of: Double.self, capacity: c) { delta in
-            for a in 0..<c { delta[a] = otherMean[a] - mean[a] }
-            for a in 0..<c {
-                for b in 0..<c {
-                    comoment[a * c + b] += otherCo[a * c + b] + delta[a] * delta[b] * w
+        // Through pointers: indexing the arrays element by element checked
+        // their uniqueness on every write.
+        mean.withUnsafeMutableBufferPointer { mean in
+            comoment.withUnsafeMutableBufferPointer { comoment in
+                withUnsafeTemporaryAllocation(of: Double.self, capacity: c) { delta in
+                    for a in 0..<c { delta[a] = otherMean[a] - mean[a] }
+                    for a in 0..<c {
+                        for b in 0..<c {
+                            comoment[a &* c &+ b] += otherCo[a &* c &+ b] + delta[a] * delta[b] * w
+                        }
+                    }
+                    for a in 0..<c { mean[a] += delta[a] * nb / n }
                 }
             }
-            for a in 0..<c { mean[a] += delta[a] * nb / n }
         }
         count += otherCount
     }

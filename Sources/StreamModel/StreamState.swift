@@ -152,13 +152,17 @@ public struct StreamState: Sendable {
     /// Re-merges the window's moments (and the recent batches') after the window changed.
     public mutating func rebuildWindowSummary() {
         guard let first = window.first else { windowSummary = nil; recentSummary = nil; return }
-        windowSummary = BatchSummary.merged(window.lazy.map(\.summary), channels: first.summary.channels, sketch: false)
-        if window.count > DriftTest.recentBatches {
-            recentSummary = BatchSummary.merged(window.suffix(DriftTest.recentBatches).lazy.map(\.summary),
-                                                channels: first.summary.channels, sketch: false)
-        } else {
-            recentSummary = nil
+        // BatchSummary.merged(_:channels:sketch:) oldest first, written out:
+        // through the generic entry point each element was copied (a retain
+        // per array) and its type's metadata looked up.
+        let c = first.summary.channels, recent = DriftTest.recentBatches
+        var all = BatchSummary(channels: c), last = BatchSummary(channels: c)
+        window.withUnsafeBufferPointer { w in
+            for i in w.indices { all.mergeMoments(w[i].summary) }
+            if w.count > recent { for i in (w.count - recent)..<w.count { last.mergeMoments(w[i].summary) } }
         }
+        windowSummary = all
+        recentSummary = window.count > recent ? last : nil
     }
 
     /// The window's summary including its quantile sketch (for status).

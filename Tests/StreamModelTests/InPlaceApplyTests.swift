@@ -93,4 +93,27 @@ func sameState(_ a: StreamState, _ b: StreamState, sourceLocation: SourceLocatio
         // The cap cleared the values of the older batches: undo had to put them back.
         #expect(s.sampleWindow.batches.first?.means.isEmpty == true)
     }
+
+    /// The window's and the recent batches' moments, re-merged in place on
+    /// every push, are exactly the left fold that ``BatchSummary/merged(_:channels:sketch:)``
+    /// gives, while the window fills (fewer, then more than the recent 10) and trims.
+    @Test func windowRemergeIsTheLeftFold() throws {
+        var g = Gaussian(seed: 5)
+        var config = StreamConfig()
+        config.windowBatches = 13
+        var s = StreamState(name: "w", config: config, now: Date(timeIntervalSince1970: 0))
+        for i in 0..<20 {
+            let v = g.batch(samples: 3, perSample: 3 * 5, mean: Double(i % 4), std: 1 + 0.2 * Double(i % 5))
+            let r = try BatchSummary.samplesOf(v, shape: [3, 3, 5])
+            s.apply(WindowEntry(summary: r.summary, clamp: nil, referenceVersion: s.referenceVersion), seq: Int64(i + 1),
+                    now: Date(timeIntervalSince1970: Double(i)))
+            let all = BatchSummary.merged(s.window.map(\.summary), channels: 3, sketch: false)
+            #expect(s.windowSummary == all, "push \(i)")
+            #expect(s.windowSummary?.batches == min(i + 1, 13))
+            let recent = s.window.count > DriftTest.recentBatches
+                ? BatchSummary.merged(s.window.suffix(DriftTest.recentBatches).map(\.summary), channels: 3, sketch: false) : nil
+            #expect(s.recentSummary == recent, "push \(i)")
+        }
+        #expect(s.recentSummary != nil)
+    }
 }
