@@ -90,6 +90,7 @@ let package = Package(
             dependencies: [
                 "ScaleServer", "StreamModel", "LatentStats", "ScaleStore", "ScaledPaths",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
             ]
         ),
         .testTarget(name: "ScalectlTests", dependencies: ["ScalectlCore", "ScaledPaths", "scalectl", "scaled"]),

@@ -21,11 +21,7 @@ extension APIRoutes {
                                    maxBodyBytes: maxBodyBytes)
         try push.checkShape()   // before the body, as ExpectContinueHandler decides
         let (name, meta, axisOverride, isNpy, rawDType, rawShape) = (push.name, push.meta, push.axisOverride, push.isNpy, push.rawDType, push.rawShape)
-        var body = ByteBuffer()
-        if let length = push.contentLength { body.reserveCapacity(length) }
-        do { try await request.body.collect(upTo: maxBodyBytes, into: &body) } catch is NIOTooManyBytesError {
-            throw PushRequest.tooLarge(maxBodyBytes)
-        }
+        let body = try await Self.collectBody(request.body, expected: push.contentLength, limit: maxBodyBytes)
 
         let stream = await registry.getOrCreate(name)
         let channelAxis: Int
@@ -66,5 +62,18 @@ extension APIRoutes {
         let response = try await stream.apply(WindowEntry(summary: ingested.summary, clamp: ingested.clamp, referenceVersion: version),
                                               samples: ingested.samples, outliers: outliers, meta: meta, now: Date())
         return json(response)
+    }
+
+    /// The body's bytes. A body that arrives as one part (``BodyCoalescingHandler``
+    /// gathers those with a `Content-Length`) is taken as it is, without a copy.
+    static func collectBody(_ parts: RequestBody, expected: Int?, limit: Int) async throws -> ByteBuffer {
+        var body: ByteBuffer?
+        for try await var part in parts {
+            guard (body?.readableBytes ?? 0) + part.readableBytes <= limit else { throw PushRequest.tooLarge(limit) }
+            if body == nil { body = part; continue }
+            if let expected, body!.capacity < expected { body!.reserveCapacity(expected) }
+            body!.writeBuffer(&part)
+        }
+        return body ?? ByteBuffer()
     }
 }

@@ -85,6 +85,7 @@ extension ScaleDaemon {
         return .init(additionalChannelHandlers: [
             ReceiveBufferHandler(), ParserErrorResponder(),
             PeerCredentialsHandler(policy: policy, logger: logger), ExpectContinueHandler(maxBodyBytes: maxBody),
+            BodyCoalescingHandler(maxBodyBytes: maxBody),
         ])
     }
 
