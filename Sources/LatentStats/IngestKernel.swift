@@ -49,6 +49,9 @@ struct IngestKernel {
     var excludeNonfinite = false
     /// Fast-path samples summed a second time about their mean (the shift was too far off).
     var resummedSamples = 0
+    /// Sketch tables ``finish()`` read whole, because the part the extremes
+    /// bound missed a count (none should).
+    var fullTableScans = 0
 
     /// Positions per fast-path tile (per channel row); the tile is C × this,
     /// about 32 KiB of Doubles so it stays in L1 between the pass and its `dgemm`.
@@ -151,14 +154,51 @@ struct IngestKernel {
         summary.covariance.merge(count: validPositions, mean: UnsafePointer(w.coMean), comoment: UnsafePointer(w.co))
     }
 
+    /// The highest raw sketch indexes of the negative and the positive values
+    /// counted (nil: none of that sign), from the batch's min and max. −0 has
+    /// the negative raw index 0x8000, so a minimum of zero still reads it.
+    func rawBounds() -> (negative: Int?, positive: Int?) {
+        let t = summary.total
+        guard t.count > 0 else { return (nil, nil) }
+        let negative = t.min <= 0 ? Swift.max(QuantileSketch.rawIndex(Float(t.min)), 0x8000) : nil
+        let positive = t.max >= 0 ? QuantileSketch.rawIndex(Float(Swift.abs(t.max))) : nil
+        return (negative, positive)
+    }
+
+    /// The highest raw index of |(v − shift)·scale| counted: that of its
+    /// largest value, which a channel's min or max gives (the map is monotonic).
+    func absRawBound() -> Int? {
+        guard let n = normalizer else { return nil }
+        var top = -1.0
+        for c in 0..<layout.channels where summary.perChannel[c].count > 0 {
+            let m = summary.perChannel[c]
+            top = Swift.max(top, Swift.abs((m.min - n.shift[c]) * n.scale[c]), Swift.abs((m.max - n.shift[c]) * n.scale[c]))
+        }
+        return top >= 0 ? QuantileSketch.rawIndex(Float(top)) : nil
+    }
+
     /// Completes the summary, once, and returns the workspace (its tables
     /// zeroed again) to the pool: the kernel is spent afterwards.
     mutating func finish() -> (BatchSummary, ClampCount?) {
         if histogram { foldHistograms() }
-        summary.sketch = QuantileSketch(denseCounts: UnsafeBufferPointer(start: workspace.sketch, count: 65536))
+        // Only the part of each table that the extremes allow is read. The
+        // sketch must then hold every value counted; if it ever did not, the
+        // whole table is read instead (and counted in `fullTableScans`).
+        let (negative, positive) = rawBounds()
+        let full = UnsafeBufferPointer(start: workspace.sketch, count: 65536)
+        summary.sketch = QuantileSketch(denseCounts: full, negativeThrough: negative, positiveThrough: positive)
+        if Int(summary.sketch.count) != summary.total.count {
+            fullTableScans &+= 1
+            summary.sketch = QuantileSketch(denseCounts: full)
+        }
         IngestWorkspace.clear(workspace.sketch, entriesOf: summary.sketch)
         if let a = workspace.absSketch {
-            let abs = QuantileSketch(denseCounts: UnsafeBufferPointer(start: a, count: 65536))
+            let table = UnsafeBufferPointer(start: a, count: 65536)
+            var abs = QuantileSketch(denseCounts: table, negativeThrough: nil, positiveThrough: absRawBound())
+            if clamp == nil || Int(abs.count) != clamp!.elements {
+                fullTableScans &+= 1
+                abs = QuantileSketch(denseCounts: table)
+            }
             IngestWorkspace.clear(a, entriesOf: abs)
             if clamp != nil { clamp!.absSketch = abs }
         }

@@ -42,6 +42,15 @@ public struct QuantileSketch: Sendable, Equatable {
 
     /// Builds a sketch from a dense table of counts indexed by raw bucket index.
     public init(denseCounts table: UnsafeBufferPointer<UInt32>) {
+        self.init(denseCounts: table, negativeThrough: 0xFFFF, positiveThrough: 0x7FFF)
+    }
+
+    /// Builds a sketch from the entries of a dense table that can be
+    /// occupied: negative raw indexes 0x8000 … `negativeThrough` and positive
+    /// ones 0 … `positiveThrough` (nil: none of that sign). Raw indexes grow
+    /// with |x| within a sign, so the raw indexes of a range's two ends bound
+    /// those of every value in it, and the rest of the table need not be read.
+    init(denseCounts table: UnsafeBufferPointer<UInt32>, negativeThrough: Int?, positiveThrough: Int?) {
         precondition(table.count == 65536)
         var keys: [UInt16] = [], counts: [UInt64] = []
         let t = table.baseAddress!
@@ -52,14 +61,18 @@ public struct QuantileSketch: Sendable, Equatable {
             return any == 0
         }
         // Negative values: raw 0xFFFF (most negative) ... 0x8000, then positive 0x0000 ... 0x7FFF.
-        for chunk in stride(from: 0xFFF8, through: 0x8000, by: -8) where !empty(chunk) {
-            for raw in stride(from: chunk + 7, through: chunk, by: -1) where t[raw] != 0 {
-                keys.append(Self.orderKey(raw: raw)); counts.append(UInt64(t[raw]))
+        if let top = negativeThrough {
+            for chunk in stride(from: Swift.min(Swift.max(top, 0x8000), 0xFFFF) & ~7, through: 0x8000, by: -8) where !empty(chunk) {
+                for raw in stride(from: chunk + 7, through: chunk, by: -1) where t[raw] != 0 {
+                    keys.append(Self.orderKey(raw: raw)); counts.append(UInt64(t[raw]))
+                }
             }
         }
-        for chunk in stride(from: 0, to: 0x8000, by: 8) where !empty(chunk) {
-            for raw in chunk..<(chunk + 8) where t[raw] != 0 {
-                keys.append(Self.orderKey(raw: raw)); counts.append(UInt64(t[raw]))
+        if let top = positiveThrough {
+            for chunk in stride(from: 0, through: Swift.min(Swift.max(top, 0), 0x7FFF) & ~7, by: 8) where !empty(chunk) {
+                for raw in chunk..<(chunk + 8) where t[raw] != 0 {
+                    keys.append(Self.orderKey(raw: raw)); counts.append(UInt64(t[raw]))
+                }
             }
         }
         self.init(keys: keys, counts: counts)

@@ -165,6 +165,76 @@ import Testing
         _ = plain.finish()
     }
 
+    /// A kernel run over `bytes`, finished.
+    static func runKernel(_ bytes: [UInt8], _ layout: TensorLayout, _ norm: AffineNormalizer, histogram: Bool?,
+                          exclude: Bool) -> (IngestKernel, BatchSummary, ClampCount?) {
+        var kernel = IngestKernel(layout: layout, normalizer: norm, histogram: histogram)
+        kernel.excludeNonfinite = exclude
+        bytes.withUnsafeBytes { raw in
+            switch layout.dtype {
+            case .float32: kernel.run(raw.baseAddress!, F32Loader.self)
+            case .float64: kernel.run(raw.baseAddress!, F64Loader.self)
+            case .float16: kernel.run(raw.baseAddress!, F16Loader.self)
+            case .bfloat16: kernel.run(raw.baseAddress!, BF16Loader.self)
+            }
+        }
+        let (s, c) = kernel.finish()
+        return (kernel, s, c)
+    }
+
+    /// ``IngestKernel/finish()`` reads only the part of each sketch table that
+    /// the batch's extremes allow. For data of one sign, of both, with +0 and
+    /// −0, beyond float32's range, with NaN samples kept or excluded, and in
+    /// histogram mode, the bound never misses a count (no full scan was
+    /// needed) and both sketches equal those of the decoded values.
+    @Test(arguments: DType.allCases)
+    func sketchTablesAreReadOnlyWhereTheExtremesAllow(dtype: DType) throws {
+        let small = [3, 2, 8, 8], big = [1, 2, 256, 256]
+        var cases: [(String, [Int], [Double], Bool?, Bool)] = []
+        for (name, offset) in [("mixed", 0.0), ("positive", 40.0), ("negative", -40.0)] {
+            cases.append((name, small, Oracle.latents(shape: small, offset: offset, seed: 3), nil, false))
+        }
+        var zeros = Oracle.latents(shape: small, offset: 0, seed: 4)
+        for i in 0..<zeros.count where i % 3 == 0 { zeros[i] = i % 2 == 0 ? 0.0 : -0.0 }
+        cases.append(("zeros", small, zeros, nil, false))
+        var onlyNegZero = Oracle.latents(shape: small, offset: 30, seed: 5)
+        onlyNegZero[5] = -0.0   // min is −0: its raw index is the negative 0x8000
+        cases.append(("positive and -0", small, onlyNegZero, nil, false))
+        var withNaN = Oracle.latents(shape: small, offset: -3, seed: 6)
+        withNaN[70] = .nan; withNaN[71] = -.infinity
+        cases.append(("nan kept", small, withNaN, nil, false))
+        cases.append(("nan excluded", small, withNaN, nil, true))
+        if dtype == .float64 {
+            var huge = Oracle.latents(shape: small, offset: 0, seed: 7)
+            huge[3] = 1e39; huge[9] = -1e39   // beyond float32: the ±inf buckets
+            cases.append(("beyond float32", small, huge, nil, false))
+        }
+        if dtype.size == 2 {
+            cases.append(("histogram", big, Oracle.latents(shape: big, offset: 0.5, seed: 8), true, false))
+            cases.append(("histogram negative", big, Oracle.latents(shape: big, offset: -20, seed: 9), true, false))
+        }
+        for (name, shape, raw, histogram, exclude) in cases {
+            let layout = try TensorLayout(shape: shape, dtype: dtype)
+            let (bytes, x) = IngestPathTests.encode(raw, dtype)
+            let norm = AffineNormalizer(latentsMean: [0.5, -1], latentsStd: [2, 3], scalingFactor: 0.7, range: 1)
+            let (kernel, s, clamp) = Self.runKernel(bytes, layout, norm, histogram: histogram, exclude: exclude)
+            #expect(kernel.fullTableScans == 0, "\(dtype) \(name)")
+            // The values counted: every finite one, less the samples excluded.
+            let perSample = layout.elementsPerSample, plane = layout.positionsPerSample
+            var values: [Double] = [], ys: [Double] = []
+            for sample in 0..<layout.samples {
+                let xs = x[(sample * perSample)..<((sample + 1) * perSample)]
+                if exclude && xs.contains(where: { !$0.isFinite }) { continue }
+                for (i, v) in xs.enumerated() where v.isFinite {
+                    let c = i / plane
+                    values.append(v); ys.append(abs((v - norm.shift[c]) * norm.scale[c]))
+                }
+            }
+            #expect(s.sketch == QuantileSketch(values: values), "\(dtype) \(name)")
+            #expect(clamp?.absSketch == QuantileSketch(values: ys), "\(dtype) \(name)")
+        }
+    }
+
     @Test func reusedWorkspacesStartFromZero() throws {
         // Ingests of other shapes and dtypes between two ingests of the same
         // tensor: the pool's workspaces must come back clean.
