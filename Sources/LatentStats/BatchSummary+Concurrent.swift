@@ -40,22 +40,23 @@ extension BatchSummary {
         // Chunk i holds samples [bounds[i], bounds[i+1]).
         let bounds = (0...chunks).map { $0 * layout.samples / chunks }
         let sampleBytes = layout.elementsPerSample * layout.dtype.size
-        let parts = await withTaskGroup(of: (Int, IngestResult).self) { group in
-            for i in 0..<chunks {
-                group.addTask {
-                    var shape = layout.shape
-                    shape[0] = bounds[i + 1] - bounds[i]
-                    // Same geometry with fewer samples: cannot fail.
-                    let part = try! TensorLayout(shape: shape, dtype: layout.dtype, channelAxis: layout.channelAxis)
-                    let r = bytes.withUnsafeBytes { raw in
-                        let start = offset + bounds[i] * sampleBytes
-                        return summarize(UnsafeRawBufferPointer(rebasing: raw[start..<(start + part.byteCount)]), layout: part,
-                                         normalizer: normalizer, excludeNonfinite: excludeNonfiniteSamples)
-                    }
-                    return (i, r)
-                }
+        @Sendable func chunk(_ i: Int) -> IngestResult {
+            var shape = layout.shape
+            shape[0] = bounds[i + 1] - bounds[i]
+            // Same geometry with fewer samples: cannot fail.
+            let part = try! TensorLayout(shape: shape, dtype: layout.dtype, channelAxis: layout.channelAxis)
+            return bytes.withUnsafeBytes { raw in
+                let start = offset + bounds[i] * sampleBytes
+                return summarize(UnsafeRawBufferPointer(rebasing: raw[start..<(start + part.byteCount)]), layout: part,
+                                 normalizer: normalizer, excludeNonfinite: excludeNonfiniteSamples)
             }
+        }
+        // The first chunk runs in this task while the others run in child
+        // tasks: one thread fewer to wake per push.
+        let parts = await withTaskGroup(of: (Int, IngestResult).self) { group in
+            for i in 1..<chunks { group.addTask { (i, chunk(i)) } }
             var parts = [IngestResult?](repeating: nil, count: chunks)
+            parts[0] = chunk(0)
             for await (i, r) in group { parts[i] = r }
             return parts.map { $0! }
         }

@@ -8,8 +8,8 @@ extension APIRoutes {
     /// The most chunks one push's summary is split into: every core.
     static let ingestConcurrency = ProcessInfo.processInfo.activeProcessorCount
 
-    /// `POST /v1/streams/{name}/latents`: validate everything, summarize off the
-    /// event loop, then apply in the stream's serial step.
+    /// `POST /v1/streams/{name}/latents`: validate everything, summarize (on the
+    /// shared executor, never the event loop), then apply in the stream's serial step.
     func push(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         let started = ContinuousClock.now
         defer {
@@ -52,13 +52,15 @@ extension APIRoutes {
         let pushed = PushBody(buffer: body)
         let offset = dataOffset
         let cores = Self.ingestConcurrency
-        let (ingested, outliers) = try await Task.detached(priority: .medium) {
-            // Split over the cores when the tensor is large enough (BatchSummary.concurrentChunkMinElements).
-            let r = try await BatchSummary.ingestSamples(pushed, offset: offset, layout: layout, normalizer: normalizer,
-                                                         excludeNonfiniteSamples: excludeNonfinite, concurrency: cores)
-            // Judged against the window as it was when the push began.
-            return (r, SampleOutliers.find(r.samples, windowMeans: reference.means, windowStds: reference.stds, config: reference.config))
-        }.value
+        // Route handlers run on the shared concurrent executor, not on the
+        // event loop, so the summary is computed right here (a detached task
+        // only added a thread hand-off). Split over the cores when the tensor
+        // is large enough (BatchSummary.concurrentChunkMinElements).
+        let ingested = try await BatchSummary.ingestSamples(pushed, offset: offset, layout: layout, normalizer: normalizer,
+                                                            excludeNonfiniteSamples: excludeNonfinite, concurrency: cores)
+        // Judged against the window as it was when the push began.
+        let outliers = SampleOutliers.find(ingested.samples, windowMeans: reference.means, windowStds: reference.stds,
+                                           config: reference.config)
         let response = try await stream.apply(WindowEntry(summary: ingested.summary, clamp: ingested.clamp, referenceVersion: version),
                                               samples: ingested.samples, outliers: outliers, meta: meta, now: Date())
         return json(response)
