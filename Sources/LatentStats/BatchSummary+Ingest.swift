@@ -38,14 +38,7 @@ extension BatchSummary {
         BLASSetup.once()
         var kernel = IngestKernel(layout: layout, normalizer: normalizer, histogram: histogram)
         kernel.excludeNonfinite = excludeNonfinite
-        if let base = bytes.baseAddress {
-            switch layout.dtype {
-            case .float32: kernel.run(base, F32Loader.self)
-            case .float64: kernel.run(base, F64Loader.self)
-            case .float16: kernel.run(base, F16Loader.self)
-            case .bfloat16: kernel.run(base, BF16Loader.self)
-            }
-        }
+        if let base = bytes.baseAddress { kernel.run(base) }
         let (s, c) = kernel.finish()
         return IngestResult(summary: s, clamp: c, samples: kernel.sampleStats)
     }

@@ -82,6 +82,16 @@ struct IngestKernel {
         clamp = normalizer.map { ClampCount(range: $0.range) }
     }
 
+    /// ``run(_:_:)`` with the loader of the layout's dtype.
+    mutating func run(_ base: UnsafeRawPointer) {
+        switch layout.dtype {
+        case .float32: run(base, F32Loader.self)
+        case .float64: run(base, F64Loader.self)
+        case .float16: run(base, F16Loader.self)
+        case .bfloat16: run(base, BF16Loader.self)
+        }
+    }
+
     mutating func run<L: ElementLoader>(_ base: UnsafeRawPointer, _: L.Type) {
         let perSample = layout.elementsPerSample
         sampleStats.reserveCapacity(layout.samples)

@@ -21,7 +21,7 @@ extension APIRoutes {
                                    maxBodyBytes: maxBodyBytes)
         try push.checkShape()   // before the body, as ExpectContinueHandler decides
         let (name, meta, axisOverride, isNpy, rawDType, rawShape) = (push.name, push.meta, push.axisOverride, push.isNpy, push.rawDType, push.rawShape)
-        let body = try await Self.collectBody(request.body, expected: push.contentLength, limit: maxBodyBytes)
+        let body = try await Self.collectBody(request.body, limit: maxBodyBytes)
 
         let stream = await registry.getOrCreate(name)
         let channelAxis: Int
@@ -68,13 +68,11 @@ extension APIRoutes {
 
     /// The body's bytes. A body that arrives as one part (``BodyCoalescingHandler``
     /// gathers those with a `Content-Length`) is taken as it is, without a copy.
-    static func collectBody(_ parts: RequestBody, expected: Int?, limit: Int) async throws -> ByteBuffer {
+    static func collectBody(_ parts: RequestBody, limit: Int) async throws -> ByteBuffer {
         var body: ByteBuffer?
         for try await var part in parts {
             guard (body?.readableBytes ?? 0) + part.readableBytes <= limit else { throw PushRequest.tooLarge(limit) }
-            if body == nil { body = part; continue }
-            if let expected, body!.capacity < expected { body!.reserveCapacity(expected) }
-            body!.writeBuffer(&part)
+            if body == nil { body = part } else { body!.writeBuffer(&part) }
         }
         return body ?? ByteBuffer()
     }

@@ -22,7 +22,9 @@ final class BodyCoalescingHandler: ChannelInboundHandler, RemovableChannelHandle
     typealias InboundOut = HTTPRequestPart
 
     let maxBodyBytes: Int
-    /// The body gathered so far, while a request with a length is in flight.
+    /// The length of the body being gathered (nil: no request with a length in flight).
+    private var expected: Int?
+    /// What has arrived of it.
     private var gathering: ByteBuffer?
 
     init(maxBodyBytes: Int) { self.maxBodyBytes = maxBodyBytes }
@@ -30,22 +32,20 @@ final class BodyCoalescingHandler: ChannelInboundHandler, RemovableChannelHandle
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .head(let head):
+            expected = head.headerFields[.contentLength].flatMap { Int($0) }.flatMap { $0 > 0 && $0 <= maxBodyBytes ? $0 : nil }
             gathering = nil
-            if let text = head.headerFields[.contentLength], let length = Int(text), length > 0, length <= maxBodyBytes {
-                gathering = context.channel.allocator.buffer(capacity: length)
-            }
             context.fireChannelRead(data)
         case .body(var part):
-            guard gathering != nil else { context.fireChannelRead(data); return }
-            if gathering!.readableBytes == 0 && part.readableBytes == gathering!.capacity {
+            guard let expected else { context.fireChannelRead(data); return }
+            if gathering == nil && part.readableBytes == expected {
                 gathering = part   // the whole body in one read: no copy
             } else {
+                if gathering == nil { gathering = context.channel.allocator.buffer(capacity: expected) }
                 gathering!.writeBuffer(&part)
             }
         case .end:
-            if let body = gathering, body.readableBytes > 0 {
-                context.fireChannelRead(wrapInboundOut(.body(body)))
-            }
+            if let body = gathering { context.fireChannelRead(wrapInboundOut(.body(body))) }
+            expected = nil
             gathering = nil
             context.fireChannelRead(data)
         }

@@ -138,14 +138,7 @@ import Testing
         let (bytes, x) = IngestPathTests.encode(raw, dtype)
         let norm = AffineNormalizer(channels: 4, scalingFactor: 0.5, shiftFactor: 2, range: 0.01)
         var kernel = IngestKernel(layout: layout, normalizer: norm, histogram: false)
-        bytes.withUnsafeBytes { raw in
-            switch dtype {
-            case .float32: kernel.run(raw.baseAddress!, F32Loader.self)
-            case .float64: kernel.run(raw.baseAddress!, F64Loader.self)
-            case .float16: kernel.run(raw.baseAddress!, F16Loader.self)
-            case .bfloat16: kernel.run(raw.baseAddress!, BF16Loader.self)
-            }
-        }
+        bytes.withUnsafeBytes { kernel.run($0.baseAddress!) }
         #expect(kernel.resummedSamples == 3)
         let (s, clamp) = kernel.finish()
         Self.expectOracle(IngestResult(summary: s, clamp: clamp, samples: kernel.sampleStats), x, shape: shape, axis: 1, norm: norm)
@@ -154,13 +147,7 @@ import Testing
         let (ordinary, _) = IngestPathTests.encode(Oracle.latents(shape: shape, offset: 1e4, seed: 10), dtype == .float16 ? .float32 : dtype)
         let layout2 = try TensorLayout(shape: shape, dtype: dtype == .float16 ? .float32 : dtype)
         plain = IngestKernel(layout: layout2, normalizer: norm, histogram: false)
-        ordinary.withUnsafeBytes { raw in
-            switch layout2.dtype {
-            case .float64: plain.run(raw.baseAddress!, F64Loader.self)
-            case .bfloat16: plain.run(raw.baseAddress!, BF16Loader.self)
-            default: plain.run(raw.baseAddress!, F32Loader.self)
-            }
-        }
+        ordinary.withUnsafeBytes { plain.run($0.baseAddress!) }
         #expect(plain.resummedSamples == 0)
         _ = plain.finish()
     }
@@ -170,14 +157,7 @@ import Testing
                           exclude: Bool) -> (IngestKernel, BatchSummary, ClampCount?) {
         var kernel = IngestKernel(layout: layout, normalizer: norm, histogram: histogram)
         kernel.excludeNonfinite = exclude
-        bytes.withUnsafeBytes { raw in
-            switch layout.dtype {
-            case .float32: kernel.run(raw.baseAddress!, F32Loader.self)
-            case .float64: kernel.run(raw.baseAddress!, F64Loader.self)
-            case .float16: kernel.run(raw.baseAddress!, F16Loader.self)
-            case .bfloat16: kernel.run(raw.baseAddress!, BF16Loader.self)
-            }
-        }
+        bytes.withUnsafeBytes { kernel.run($0.baseAddress!) }
         let (s, c) = kernel.finish()
         return (kernel, s, c)
     }

@@ -73,12 +73,12 @@ import Testing
 
     /// The route's collection takes a single part as it is and joins several.
     @Test func collectBodyJoinsPartsAndEnforcesTheLimit() async throws {
-        let one = try await APIRoutes.collectBody(RequestBodyFixture.parts([[1, 2, 3]]), expected: 3, limit: 10)
+        let one = try await APIRoutes.collectBody(RequestBodyFixture.parts([[1, 2, 3]]), limit: 10)
         #expect(Array(one.readableBytesView) == [1, 2, 3])
-        let many = try await APIRoutes.collectBody(RequestBodyFixture.parts([[1], [2, 3], [4]]), expected: 4, limit: 10)
+        let many = try await APIRoutes.collectBody(RequestBodyFixture.parts([[1], [2, 3], [4]]), limit: 10)
         #expect(Array(many.readableBytesView) == [1, 2, 3, 4])
         await #expect(throws: (any Error).self) {
-            _ = try await APIRoutes.collectBody(RequestBodyFixture.parts([[1, 2], [3, 4]]), expected: nil, limit: 3)
+            _ = try await APIRoutes.collectBody(RequestBodyFixture.parts([[1, 2], [3, 4]]), limit: 3)
         }
     }
 }
