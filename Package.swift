@@ -28,7 +28,9 @@ let package = Package(
                        providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CLAPACKE", path: "Sources/CLAPACKE", pkgConfig: "lapacke",
                        providers: [.apt(["liblapacke-dev"])]),
-        .target(name: "LatentStats", dependencies: ["CBLAS", "CLAPACKE"]),
+        // The ingest kernel's AVX2 loops, chosen at run time (no CPU flags).
+        .target(name: "CIngestSIMD"),
+        .target(name: "LatentStats", dependencies: ["CBLAS", "CLAPACKE", "CIngestSIMD"]),
         .target(name: "NpyFormat"),
         .target(name: "ScaledPaths"),
         .target(name: "StreamModel", dependencies: ["LatentStats"]),

@@ -34,9 +34,9 @@ extension BatchSummary {
 
     /// The serial kernel over a tensor whose length was checked.
     static func summarize(_ bytes: UnsafeRawBufferPointer, layout: TensorLayout, normalizer: AffineNormalizer?,
-                          excludeNonfinite: Bool, histogram: Bool? = nil) -> IngestResult {
+                          excludeNonfinite: Bool, histogram: Bool? = nil, simd: Bool? = nil) -> IngestResult {
         BLASSetup.once()
-        var kernel = IngestKernel(layout: layout, normalizer: normalizer, histogram: histogram)
+        var kernel = IngestKernel(layout: layout, normalizer: normalizer, histogram: histogram, simd: simd)
         kernel.excludeNonfinite = excludeNonfinite
         if let base = bytes.baseAddress { kernel.run(base) }
         let (s, c) = kernel.finish()

@@ -1,3 +1,5 @@
+import CIngestSIMD
+
 #if !_endian(little)
 #error("the ingest loaders read little-endian tensors in place; a big-endian host needs byte swaps here")
 #endif
@@ -19,10 +21,13 @@ protocol ElementLoader {
     static var narrow: Bool { get }
     /// Elements `index` … `index + 3` as Floats (only when ``narrow``).
     static func loadFloat4(_ base: UnsafeRawPointer, _ index: Int) -> SIMD4<Float>
+    /// The encoding's code for the AVX2 loops (`CIngestSIMD`), nil where they do not read it.
+    static var simdFormat: Int32? { get }
 }
 
 extension ElementLoader {
     static var narrow: Bool { true }
+    static var simdFormat: Int32? { nil }
     @inline(__always)
     static func loadFloat4(_ base: UnsafeRawPointer, _ index: Int) -> SIMD4<Float> { SIMD4<Float>(load4(base, index).0) }
 
@@ -44,6 +49,7 @@ func rawIndexes(_ f: SIMD4<Float>) -> SIMD4<UInt32> {
 
 struct F32Loader: ElementLoader {
     static let size = 4
+    static var simdFormat: Int32? { Int32(LS_FORMAT_F32) }
     @inline(__always) static func load(_ base: UnsafeRawPointer, _ i: Int) -> Double {
         Double(Float(bitPattern: base.loadUnaligned(fromByteOffset: i &* 4, as: UInt32.self)))
     }
@@ -78,6 +84,7 @@ struct F64Loader: ElementLoader {
 
 struct F16Loader: ElementLoader {
     static let size = 2
+    static var simdFormat: Int32? { Int32(LS_FORMAT_F16) }
     @inline(__always) static func load(_ base: UnsafeRawPointer, _ i: Int) -> Double {
         Double(HalfPrecision.float16(base.loadUnaligned(fromByteOffset: i &* 2, as: UInt16.self)))
     }
@@ -96,6 +103,7 @@ struct F16Loader: ElementLoader {
 
 struct BF16Loader: ElementLoader {
     static let size = 2
+    static var simdFormat: Int32? { Int32(LS_FORMAT_BF16) }
     @inline(__always) static func load(_ base: UnsafeRawPointer, _ i: Int) -> Double {
         Double(HalfPrecision.bfloat16(base.loadUnaligned(fromByteOffset: i &* 2, as: UInt16.self)))
     }

@@ -1,4 +1,5 @@
 import CBLAS
+import CIngestSIMD
 
 /// A compile-time switch: each combination of the kernel's options is its
 /// own specialization, so the loops carry no tests of them.
@@ -164,8 +165,12 @@ extension IngestKernel {
                     let ct = ClampTerms(shift: w.normShift[c], scale: w.normScale[c], range: range,
                                         absSketch: w.absSketch ?? w.sketch)
                     let contiguous = g.stride == 1
+                    let format = simd && contiguous ? L.simdFormat : nil
                     if kind != .withdraw {
-                        let (s1, s2, s3, s4) = switch (contiguous, histogram) {
+                        let (s1, s2, s3, s4) = if let format {
+                            Self.simdMoments(format, src + start &* L.size, t, higher: !histogram, shift: k, out: out)
+                        } else {
+                            switch (contiguous, histogram) {
                         case (true, false):
                             Self.momentsLoop(src, start, t, stride: 1, L.self, FlagOn.self, FlagOn.self, shift: k, out: out)
                         case (false, false):
@@ -174,6 +179,7 @@ extension IngestKernel {
                             Self.momentsLoop(src, start, t, stride: 1, L.self, FlagOn.self, FlagOff.self, shift: k, out: out)
                         case (false, true):
                             Self.momentsLoop(src, start, t, stride: g.stride, L.self, FlagOff.self, FlagOff.self, shift: k, out: out)
+                            }
                         }
                         w.s1[c] += s1; w.s2[c] += s2; w.s3[c] += s3; w.s4[c] += s4
                     }
@@ -185,6 +191,13 @@ extension IngestKernel {
                             } else {
                                 Self.histogramLoop(src, start, t, stride: g.stride, FlagOff.self, counts: h + c &* 65536, delta: delta)
                             }
+                            continue
+                        }
+                        if let format {
+                            let r = Self.simdCounts(format, src + start &* L.size, t, sketch: w.sketch, delta: delta,
+                                                    clamp: clampOn ? ct : nil)
+                            w.lo[c] = Swift.min(w.lo[c], r.min); w.hi[c] = Swift.max(w.hi[c], r.max)
+                            outside &+= r.outside
                             continue
                         }
                         let r = switch (contiguous, clampOn) {
@@ -201,7 +214,7 @@ extension IngestKernel {
                         outside &+= r.outside
                     }
                 }
-                if kind != .withdraw { Self.addComoments(w.tile, channels: C, width: t, into: w.co) }
+                if kind != .withdraw { Self.addComoments(w.tile, channels: C, width: t, into: w.co, simd: simd) }
                 j0 &+= t
             }
         }
@@ -212,9 +225,13 @@ extension IngestKernel {
     /// co += X·Xᵀ for a C × t row-major tile X of shifted values: the tile's
     /// channel co-moments. `dgemm` on short tiles beats `dsyrk` here: OpenBLAS
     /// packs and blocks a tall-thin `dsyrk` poorly, and the C×C result is tiny.
-    static func addComoments(_ x: UnsafePointer<Double>, channels C: Int, width t: Int, into co: UnsafeMutablePointer<Double>) {
+    static func addComoments(_ x: UnsafePointer<Double>, channels C: Int, width t: Int, into co: UnsafeMutablePointer<Double>,
+                             simd: Bool) {
         if C == 1 { co[0] += cblas_ddot(Int32(t), x, 1, x, 1); return }
-        if C == 4 { addComoments4(x, width: t, into: co); return }
+        if C == 4 {
+            if simd { ls_comoments4(x, t, co) } else { addComoments4(x, width: t, into: co) }
+            return
+        }
         cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(C), Int32(C), Int32(t), 1.0,
                     x, Int32(t), x, Int32(t), 1.0, co, Int32(C))
     }

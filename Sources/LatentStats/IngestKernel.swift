@@ -37,6 +37,9 @@ struct IngestKernel {
     let workspace: IngestWorkspace
     /// Whether the fast path counts values instead of summing powers (`IngestKernel+Histogram.swift`).
     let histogram: Bool
+    /// Whether contiguous lines of float32, bfloat16 and float16 go through
+    /// the AVX2 loops (`IngestKernel+SIMD.swift`) instead of the portable ones.
+    let simd: Bool
     var summary: BatchSummary
     var clamp: ClampCount?
     /// The general path's decoded sample.
@@ -60,10 +63,14 @@ struct IngestKernel {
     /// runs along `outer`, striding over the channels.
     static let minContiguousInner = 16
 
-    /// - Parameter histogram: histogram mode on or off; by default
-    ///   ``usesHistogram(_:)`` decides (tests set it to compare the two).
-    init(layout: TensorLayout, normalizer: AffineNormalizer?, histogram: Bool? = nil) {
+    /// - Parameters:
+    ///   - histogram: histogram mode on or off; by default
+    ///     ``usesHistogram(_:)`` decides (tests set it to compare the two).
+    ///   - simd: the AVX2 loops on or off; by default ``simdEnabled``
+    ///     decides. On where the CPU lacks them, it is off.
+    init(layout: TensorLayout, normalizer: AffineNormalizer?, histogram: Bool? = nil, simd: Bool? = nil) {
         self.layout = layout
+        self.simd = (simd ?? Self.simdEnabled) && Self.simdAvailable
         self.normalizer = normalizer
         geometry = Geometry(layout)
         self.histogram = layout.dtype.size == 2 && (histogram ?? Self.usesHistogram(layout))

@@ -1,0 +1,42 @@
+// The ingest kernel's AVX2 loops (x86-64 with AVX2, FMA and F16C), chosen
+// at run time by LatentStats when the CPU and OS support them; elsewhere
+// ls_simd_available() is 0 and the portable Swift loops run. Compiled with
+// per-function target attributes, so the package needs no CPU flags.
+#ifndef LATENTSCALE_INGEST_SIMD_H
+#define LATENTSCALE_INGEST_SIMD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/// The encodings the loops read: binary32, bfloat16 and binary16.
+enum { LS_FORMAT_F32 = 0, LS_FORMAT_BF16 = 1, LS_FORMAT_F16 = 2 };
+
+/// Σd, Σd², Σd³, Σd⁴ of d = v − shift (the last two only when asked for).
+typedef struct { double s1, s2, s3, s4; } ls_sums;
+
+/// The clamp count's terms for one channel: y = |(v − shift)·scale| > range,
+/// and the |normalized| sketch table y's bucket is counted in.
+typedef struct { double shift, scale, range; uint32_t *abs_sketch; } ls_clamp;
+
+/// What a counting pass found: the extremes (as floats: every format
+/// read is a float exactly) and the elements whose y exceeds the range.
+typedef struct { float min, max; int64_t outside; } ls_counts;
+
+/// 1 when the AVX2 loops can run on this machine, else 0.
+int ls_simd_available(void);
+
+/// The shifted power sums of `count` contiguous elements of `format` at
+/// `src`, writing each d to `out`; Σd³ and Σd⁴ only when `higher` is 1.
+ls_sums ls_moments(int format, const void *src, ptrdiff_t count, double shift, int higher, double *out);
+
+/// Over the same elements: min and max, `delta` added to each value's raw
+/// sketch bucket (top 16 bits of its binary32 pattern) in `sketch` and,
+/// with `clamp`, the clamp count and `delta` added to each y's bucket.
+ls_counts ls_count(int format, const void *src, ptrdiff_t count, uint32_t *sketch, uint32_t delta,
+                   const ls_clamp *clamp);
+
+/// The six off-diagonal co-moments of a 4 × t row-major tile `x`, added
+/// to `co` (4 × 4, row-major, upper triangle).
+void ls_comoments4(const double *x, ptrdiff_t t, double *co);
+
+#endif

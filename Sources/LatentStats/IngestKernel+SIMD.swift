@@ -1,0 +1,49 @@
+import CIngestSIMD
+import Foundation
+
+/// The AVX2 loops (`Sources/CIngestSIMD`), chosen at run time.
+///
+/// Baseline x86-64 has 128-bit vectors only, so the portable loops hold four
+/// Doubles in two registers and pay two instructions per operation, with no
+/// fused multiply-add. Swift cannot compile one function for a wider ISA
+/// without building the whole library for it (a CPU flag, which a versioned
+/// dependency cannot carry and which would stop the binary on older CPUs),
+/// so the three inner loops are also written in C with per-function target
+/// attributes, and used where the CPU reports AVX2, FMA and F16C and the OS
+/// saves the YMM registers. They compute what the portable loops compute:
+/// counts, extremes and the clamp count identically (the same arithmetic,
+/// unfused), the power sums and co-moments up to rounding. Strided lines
+/// (channels-last) and float64 stay on the portable loops.
+///
+/// `LATENTSCALE_KERNEL=portable` in the environment turns them off (to
+/// compare, or to rule them out).
+extension IngestKernel {
+    /// Whether this CPU and OS can run the AVX2 loops.
+    static let simdAvailable = ls_simd_available() != 0
+
+    /// Whether kernels use the AVX2 loops by default: where available,
+    /// unless `LATENTSCALE_KERNEL=portable`.
+    static let simdEnabled = simdAvailable && ProcessInfo.processInfo.environment["LATENTSCALE_KERNEL"] != "portable"
+
+    /// ``momentsLoop`` over `count` contiguous elements at `p`, by the AVX2 loop.
+    @inline(__always)
+    static func simdMoments(_ format: Int32, _ p: UnsafeRawPointer, _ count: Int, higher: Bool, shift: Double,
+                            out: UnsafeMutablePointer<Double>) -> (Double, Double, Double, Double) {
+        let s = ls_moments(format, p, count, shift, higher ? 1 : 0, out)
+        return (s.s1, s.s2, s.s3, s.s4)
+    }
+
+    /// ``countsLoop`` over `count` contiguous elements at `p`, by the AVX2 loop.
+    @inline(__always)
+    static func simdCounts(_ format: Int32, _ p: UnsafeRawPointer, _ count: Int, sketch: UnsafeMutablePointer<UInt32>,
+                           delta: UInt32, clamp: ClampTerms?) -> (min: Double, max: Double, outside: Int) {
+        let r: ls_counts
+        if let clamp {
+            var terms = ls_clamp(shift: clamp.shift, scale: clamp.scale, range: clamp.range, abs_sketch: clamp.absSketch)
+            r = ls_count(format, p, count, sketch, delta, &terms)
+        } else {
+            r = ls_count(format, p, count, sketch, delta, nil)
+        }
+        return (Double(r.min), Double(r.max), Int(r.outside))
+    }
+}
