@@ -118,6 +118,36 @@ LS_INLINE void bump8(uint32_t *t, __m256i keys, uint32_t delta) {
     t[(uint32_t)_mm_extract_epi32(hi, 2)] += delta; t[(uint32_t)_mm_extract_epi32(hi, 3)] += delta;
 }
 
+/// Σd and Σd² of the `n` 16-bit elements at `src` as moments_loop takes
+/// them, and one added to each element's count in `hist` (indexed by its
+/// bits), from the same load: histogram mode's per-element work.
+LS_INLINE ls_sums counting_loop(int format, const void *src, ptrdiff_t n, double k, double *out, uint32_t *hist) {
+    const __m256d kk = _mm256_set1_pd(k);
+    __m256d a1 = _mm256_setzero_pd(), a2 = a1, b1 = a1, b2 = a1;
+    const uint16_t *h16 = (const uint16_t *)src;
+    ptrdiff_t j = 0;
+    for (; j + 8 <= n; j += 8) {
+        __m128i hw = _mm_loadu_si128((const __m128i *)(h16 + j));
+        __m256i bits = _mm256_cvtepu16_epi32(hw);
+        __m256 f = format == LS_FORMAT_BF16 ? _mm256_castsi256_ps(_mm256_slli_epi32(bits, 16)) : _mm256_cvtph_ps(hw);
+        __m256d d0 = _mm256_sub_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(f)), kk);
+        __m256d d1 = _mm256_sub_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(f, 1)), kk);
+        a1 = _mm256_add_pd(a1, d0); b1 = _mm256_add_pd(b1, d1);
+        a2 = _mm256_fmadd_pd(d0, d0, a2); b2 = _mm256_fmadd_pd(d1, d1, b2);
+        _mm256_storeu_pd(out + j, d0);
+        _mm256_storeu_pd(out + j + 4, d1);
+        bump8(hist, bits, 1);
+    }
+    ls_sums s = {hsum(_mm256_add_pd(a1, b1)), hsum(_mm256_add_pd(a2, b2)), 0, 0};
+    for (; j < n; j++) {
+        double d = (double)load1(format, src, j) - k;
+        s.s1 += d; s.s2 += d * d;
+        out[j] = d;
+        hist[h16[j]] += 1;
+    }
+    return s;
+}
+
 /// |(v − shift)·scale| of four values, without fused operations.
 LS_INLINE __m256d clamp_y(__m128 v, __m256d sh, __m256d sc, __m256d signless) {
     return _mm256_and_pd(_mm256_mul_pd(_mm256_sub_pd(_mm256_cvtps_pd(v), sh), sc), signless);
@@ -181,6 +211,12 @@ LS_TARGET ls_sums ls_moments(int format, const void *src, ptrdiff_t count, doubl
     }
 }
 
+LS_TARGET ls_sums ls_moments_counting(int format, const void *src, ptrdiff_t count, double shift, double *out,
+                                     uint32_t *hist) {
+    return format == LS_FORMAT_BF16 ? counting_loop(LS_FORMAT_BF16, src, count, shift, out, hist)
+                                    : counting_loop(LS_FORMAT_F16, src, count, shift, out, hist);
+}
+
 LS_TARGET ls_counts ls_count(int format, const void *src, ptrdiff_t count, uint32_t *sketch, uint32_t delta,
                              const ls_clamp *clamp) {
     switch (format) {
@@ -221,6 +257,13 @@ int ls_simd_available(void) { return 0; }
 // Never called where ls_simd_available() is 0; defined so that the module links.
 ls_sums ls_moments(int format, const void *src, ptrdiff_t count, double shift, int higher, double *out) {
     (void)format; (void)src; (void)count; (void)shift; (void)higher; (void)out;
+    ls_sums s = {0, 0, 0, 0};
+    return s;
+}
+
+ls_sums ls_moments_counting(int format, const void *src, ptrdiff_t count, double shift, double *out,
+                            uint32_t *hist) {
+    (void)format; (void)src; (void)count; (void)shift; (void)out; (void)hist;
     ls_sums s = {0, 0, 0, 0};
     return s;
 }

@@ -166,9 +166,15 @@ extension IngestKernel {
                                         absSketch: w.absSketch ?? w.sketch)
                     let contiguous = g.stride == 1
                     let format = simd && contiguous ? L.simdFormat : nil
+                    // Histogram mode's counts, taken by the AVX2 moments loop on a full sweep.
+                    let counting = format != nil && kind == .full ? w.hist.map { $0 + c &* 65536 } : nil
                     if kind != .withdraw {
                         let (s1, s2, s3, s4) = if let format {
-                            Self.simdMoments(format, src + start &* L.size, t, higher: !histogram, shift: k, out: out)
+                            if let counting {
+                                Self.simdCountingMoments(format, src + start &* L.size, t, shift: k, out: out, counts: counting)
+                            } else {
+                                Self.simdMoments(format, src + start &* L.size, t, higher: !histogram, shift: k, out: out)
+                            }
                         } else {
                             switch (contiguous, histogram) {
                         case (true, false):
@@ -186,9 +192,9 @@ extension IngestKernel {
                     if kind != .momentsOnly {
                         let delta: UInt32 = kind == .withdraw ? .max : 1
                         if let h = w.hist {
-                            if contiguous {
+                            if counting == nil && contiguous {
                                 Self.histogramLoop(src, start, t, stride: 1, FlagOn.self, counts: h + c &* 65536, delta: delta)
-                            } else {
+                            } else if counting == nil {
                                 Self.histogramLoop(src, start, t, stride: g.stride, FlagOff.self, counts: h + c &* 65536, delta: delta)
                             }
                             continue

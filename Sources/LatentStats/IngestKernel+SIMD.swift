@@ -33,6 +33,16 @@ extension IngestKernel {
         return (s.s1, s.s2, s.s3, s.s4)
     }
 
+    /// Histogram mode's pass by the AVX2 loop: ``momentsLoop`` without Σd³,
+    /// Σd⁴ and ``histogramLoop`` (adding one) from the same loads.
+    @inline(__always)
+    static func simdCountingMoments(_ format: Int32, _ p: UnsafeRawPointer, _ count: Int, shift: Double,
+                                    out: UnsafeMutablePointer<Double>, counts: UnsafeMutablePointer<UInt32>)
+        -> (Double, Double, Double, Double) {
+        let s = ls_moments_counting(format, p, count, shift, out, counts)
+        return (s.s1, s.s2, 0, 0)
+    }
+
     /// ``countsLoop`` over `count` contiguous elements at `p`, by the AVX2 loop.
     @inline(__always)
     static func simdCounts(_ format: Int32, _ p: UnsafeRawPointer, _ count: Int, sketch: UnsafeMutablePointer<UInt32>,

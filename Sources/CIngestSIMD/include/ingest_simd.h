@@ -29,6 +29,11 @@ int ls_simd_available(void);
 /// `src`, writing each d to `out`; Σd³ and Σd⁴ only when `higher` is 1.
 ls_sums ls_moments(int format, const void *src, ptrdiff_t count, double shift, int higher, double *out);
 
+/// Σd and Σd² of `count` contiguous bfloat16 or float16 elements, writing
+/// each d to `out`, with one added to each element's count in `hist`
+/// (65,536 counts indexed by the element's bits): histogram mode's pass.
+ls_sums ls_moments_counting(int format, const void *src, ptrdiff_t count, double shift, double *out, uint32_t *hist);
+
 /// Over the same elements: min and max, `delta` added to each value's raw
 /// sketch bucket (top 16 bits of its binary32 pattern) in `sketch` and,
 /// with `clamp`, the clamp count and `delta` added to each y's bucket.
