@@ -77,8 +77,9 @@ LS_INLINE double hsum(__m256d v) {
 LS_INLINE ls_sums moments_loop(int format, int higher, const void *src, ptrdiff_t n, double k, double *out) {
     const __m256d kk = _mm256_set1_pd(k);
     __m256d a1 = _mm256_setzero_pd(), a2 = a1, a3 = a1, a4 = a1, b1 = a1, b2 = a1, b3 = a1, b4 = a1;
+    // (j <= last, not j + 8 <= n: clang then keeps one induction variable.)
     ptrdiff_t j = 0;
-    for (; j + 8 <= n; j += 8) {
+    for (const ptrdiff_t last = n - 8; j <= last; j += 8) {
         __m256 f = load8(format, src, j);
         __m256d d0 = _mm256_sub_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(f)), kk);
         __m256d d1 = _mm256_sub_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(f, 1)), kk);
@@ -103,13 +104,31 @@ LS_INLINE ls_sums moments_loop(int format, int higher, const void *src, ptrdiff_
     return s;
 }
 
-/// Adds `delta` to the eight buckets `keys` (each below 2¹⁶) of `t`, each
-/// key moved to a general register by one extract. Keys must not come back
-/// through memory: a load that aliases one of the increments' stores modulo
-/// 4 KiB waits for it. Storing the vector to the stack and loading the keys
-/// back made whole runs ten times slower when that slot aliased the hot
-/// buckets; reading the top half-words of binary32 elements from the tensor
-/// (one load per key) made every run five times slower.
+/// Adds `delta` to the four buckets `keys` (each below 2¹⁶): lanes 0 and 2
+/// in the table `t`, lanes 1 and 3 in its second half `t + 65536`.
+///
+/// Neighbouring latents mostly fall in the same bucket, so consecutive
+/// increments hit one address. With eight or more of them in flight, some
+/// processes ran whole benchmarks five to seven times slower (which ones
+/// varied run to run, also with ASLR off); the portable loops, with fewer
+/// in flight, never did. Alternate lanes in two tables halve those chains,
+/// and the slow runs went away; ``IngestKernel/finish()`` adds the second
+/// half into the first.
+///
+/// Each key moves to a general register by one extract. Keys must not come
+/// back through memory: a load that aliases one of the increments' stores
+/// modulo 4 KiB waits for it. Storing the vector to the stack and loading
+/// the keys back made runs ten times slower when that slot aliased the hot
+/// buckets; reading the top half-words of binary32 elements from the
+/// tensor (one load per key) made every run five times slower.
+LS_INLINE void bump4(uint32_t *t, __m128i keys, uint32_t delta) {
+    uint32_t *u = t + 65536;
+    t[(uint32_t)_mm_cvtsi128_si32(keys)] += delta; u[(uint32_t)_mm_extract_epi32(keys, 1)] += delta;
+    t[(uint32_t)_mm_extract_epi32(keys, 2)] += delta; u[(uint32_t)_mm_extract_epi32(keys, 3)] += delta;
+}
+
+/// Adds `delta` to the eight buckets `keys` (each below 2¹⁶) of one table,
+/// by extracts (histogram mode's per-channel counts, which are not split).
 LS_INLINE void bump8(uint32_t *t, __m256i keys, uint32_t delta) {
     __m128i lo = _mm256_castsi256_si128(keys), hi = _mm256_extracti128_si256(keys, 1);
     t[(uint32_t)_mm_cvtsi128_si32(lo)] += delta; t[(uint32_t)_mm_extract_epi32(lo, 1)] += delta;
@@ -125,8 +144,9 @@ LS_INLINE ls_sums counting_loop(int format, const void *src, ptrdiff_t n, double
     const __m256d kk = _mm256_set1_pd(k);
     __m256d a1 = _mm256_setzero_pd(), a2 = a1, b1 = a1, b2 = a1;
     const uint16_t *h16 = (const uint16_t *)src;
+    // (j <= last, not j + 8 <= n: clang then keeps one induction variable.)
     ptrdiff_t j = 0;
-    for (; j + 8 <= n; j += 8) {
+    for (const ptrdiff_t last = n - 8; j <= last; j += 8) {
         __m128i hw = _mm_loadu_si128((const __m128i *)(h16 + j));
         __m256i bits = _mm256_cvtepu16_epi32(hw);
         __m256 f = format == LS_FORMAT_BF16 ? _mm256_castsi256_ps(_mm256_slli_epi32(bits, 16)) : _mm256_cvtph_ps(hw);
@@ -161,19 +181,25 @@ LS_INLINE ls_counts count_loop(int format, int clamped, const void *src, ptrdiff
     const __m256d rr = _mm256_set1_pd(clamped ? cl->range : 0);
     const __m256d signless = _mm256_castsi256_pd(_mm256_set1_epi64x(0x7FFFFFFFFFFFFFFFLL));
     uint32_t *a = clamped ? cl->abs_sketch : NULL;
+    // (j <= last, not j + 8 <= n: clang then keeps one induction variable.)
     ptrdiff_t j = 0;
-    for (; j + 8 <= n; j += 8) {
+    for (const ptrdiff_t last = n - 8; j <= last; j += 8) {
         __m256 f = load8(format, src, j);
         lo = _mm256_min_ps(f, lo); hi = _mm256_max_ps(f, hi);
-        bump8(t, _mm256_srli_epi32(_mm256_castps_si256(f), 16), delta);
+        __m256i keys = _mm256_srli_epi32(_mm256_castps_si256(f), 16);
         if (clamped) {
             __m256d y0 = clamp_y(_mm256_castps256_ps128(f), sh, sc, signless);
             __m256d y1 = clamp_y(_mm256_extractf128_ps(f, 1), sh, sc, signless);
             // A true lane is all ones: −1.
             outs = _mm256_sub_epi64(outs, _mm256_castpd_si256(_mm256_cmp_pd(y0, rr, _CMP_GT_OQ)));
             outs = _mm256_sub_epi64(outs, _mm256_castpd_si256(_mm256_cmp_pd(y1, rr, _CMP_GT_OQ)));
-            __m256 y = _mm256_set_m128(_mm256_cvtpd_ps(y1), _mm256_cvtpd_ps(y0));
-            bump8(a, _mm256_srli_epi32(_mm256_castps_si256(y), 16), delta);
+            __m128i ak0 = _mm_srli_epi32(_mm_castps_si128(_mm256_cvtpd_ps(y0)), 16);
+            __m128i ak1 = _mm_srli_epi32(_mm_castps_si128(_mm256_cvtpd_ps(y1)), 16);
+            bump4(t, _mm256_castsi256_si128(keys), delta); bump4(a, ak0, delta);
+            bump4(t, _mm256_extracti128_si256(keys, 1), delta); bump4(a, ak1, delta);
+        } else {
+            bump4(t, _mm256_castsi256_si128(keys), delta);
+            bump4(t, _mm256_extracti128_si256(keys, 1), delta);
         }
     }
     __m128 l4 = _mm_min_ps(_mm256_castps256_ps128(lo), _mm256_extractf128_ps(lo, 1));
@@ -232,6 +258,17 @@ LS_TARGET ls_counts ls_count(int format, const void *src, ptrdiff_t count, uint3
     }
 }
 
+LS_TARGET void ls_fold_halves(uint32_t *table, ptrdiff_t lo, ptrdiff_t hi) {
+    uint32_t *second = table + 65536;
+    for (ptrdiff_t i = lo; i <= hi; i += 8) {
+        __m256i b = _mm256_loadu_si256((const __m256i *)(second + i));
+        if (_mm256_testz_si256(b, b)) continue;
+        __m256i a = _mm256_loadu_si256((const __m256i *)(table + i));
+        _mm256_storeu_si256((__m256i *)(table + i), _mm256_add_epi32(a, b));
+        _mm256_storeu_si256((__m256i *)(second + i), _mm256_setzero_si256());
+    }
+}
+
 LS_TARGET void ls_comoments4(const double *x, ptrdiff_t t, double *co) {
     const double *r0 = x, *r1 = x + t, *r2 = x + 2 * t, *r3 = x + 3 * t;
     __m256d p01 = _mm256_setzero_pd(), p02 = p01, p03 = p01, p12 = p01, p13 = p01, p23 = p01;
@@ -276,5 +313,7 @@ ls_counts ls_count(int format, const void *src, ptrdiff_t count, uint32_t *sketc
 }
 
 void ls_comoments4(const double *x, ptrdiff_t t, double *co) { (void)x; (void)t; (void)co; }
+
+void ls_fold_halves(uint32_t *table, ptrdiff_t lo, ptrdiff_t hi) { (void)table; (void)lo; (void)hi; }
 
 #endif

@@ -57,3 +57,11 @@ extension IngestKernel {
         return (Double(r.min), Double(r.max), Int(r.outside))
     }
 }
+
+extension BatchSummary {
+    /// Which inner loops ingest uses in this process: `"avx2"` (the CPU has
+    /// AVX2, FMA and F16C and `LATENTSCALE_KERNEL` is not `portable`) or
+    /// `"portable"`. The results agree either way (counts exactly, sums up
+    /// to rounding); only the speed differs.
+    public static var ingestKernel: String { IngestKernel.simdEnabled ? "avx2" : "portable" }
+}

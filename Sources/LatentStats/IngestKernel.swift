@@ -196,30 +196,45 @@ struct IngestKernel {
 
     /// Completes the summary, once, and returns the workspace (its tables
     /// zeroed again) to the pool: the kernel is spent afterwards.
-    mutating func finish() -> (BatchSummary, ClampCount?) {
+    ///
+    /// - Parameter pool: false keeps the workspace out of the pool (a test
+    ///   that inspects it afterwards, while other tests take workspaces).
+    mutating func finish(pool: Bool = true) -> (BatchSummary, ClampCount?) {
         if histogram { foldHistograms() }
         // Only the part of each table that the extremes allow is read. The
         // sketch must then hold every value counted; if it ever did not, the
         // whole table is read instead (and counted in `fullTableScans`).
+        // The AVX2 loops count alternate elements in each table's second
+        // half (not in histogram mode): it is added into the first over the
+        // same part first.
         let (negative, positive) = rawBounds()
+        let halves = simd && !histogram
+        if halves {
+            if let positive { IngestWorkspace.foldHalves(workspace.sketch, from: 0, through: positive) }
+            if let negative { IngestWorkspace.foldHalves(workspace.sketch, from: 0x8000, through: negative) }
+        }
         let full = UnsafeBufferPointer(start: workspace.sketch, count: 65536)
         summary.sketch = QuantileSketch(denseCounts: full, negativeThrough: negative, positiveThrough: positive)
         if Int(summary.sketch.count) != summary.total.count {
             fullTableScans &+= 1
+            if halves { IngestWorkspace.foldHalves(workspace.sketch, from: 0, through: 65535) }
             summary.sketch = QuantileSketch(denseCounts: full)
         }
         IngestWorkspace.clear(workspace.sketch, entriesOf: summary.sketch)
         if let a = workspace.absSketch {
             let table = UnsafeBufferPointer(start: a, count: 65536)
-            var abs = QuantileSketch(denseCounts: table, negativeThrough: nil, positiveThrough: absRawBound())
+            let bound = absRawBound()
+            if halves, let bound { IngestWorkspace.foldHalves(a, from: 0, through: bound) }
+            var abs = QuantileSketch(denseCounts: table, negativeThrough: nil, positiveThrough: bound)
             if clamp == nil || Int(abs.count) != clamp!.elements {
                 fullTableScans &+= 1
+                if halves { IngestWorkspace.foldHalves(a, from: 0, through: 65535) }
                 abs = QuantileSketch(denseCounts: table)
             }
             IngestWorkspace.clear(a, entriesOf: abs)
             if clamp != nil { clamp!.absSketch = abs }
         }
-        IngestWorkspacePool.give(workspace)
+        if pool { IngestWorkspacePool.give(workspace) }
         return (summary, clamp)
     }
 }

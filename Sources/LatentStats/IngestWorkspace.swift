@@ -1,3 +1,4 @@
+import CIngestSIMD
 import Foundation
 
 /// The ingest kernel's buffers, allocated once per kernel so that the
@@ -35,10 +36,10 @@ final class IngestWorkspace {
         counts = .allocate(capacity: C); counts.initialize(repeating: 0, count: C)
         co = doubles(C * C)
         tile = doubles(tileCapacity)
-        sketch = .allocate(capacity: 65536); sketch.initialize(repeating: 0, count: 65536)
+        sketch = .allocate(capacity: Self.sketchTableCount); sketch.initialize(repeating: 0, count: Self.sketchTableCount)
         if clamp {
-            let a = UnsafeMutablePointer<UInt32>.allocate(capacity: 65536)
-            a.initialize(repeating: 0, count: 65536)
+            let a = UnsafeMutablePointer<UInt32>.allocate(capacity: Self.sketchTableCount)
+            a.initialize(repeating: 0, count: Self.sketchTableCount)
             absSketch = a
         } else {
             absSketch = nil
@@ -58,6 +59,19 @@ final class IngestWorkspace {
         sketch.deallocate()
         absSketch?.deallocate()
         hist?.deallocate()
+    }
+
+    /// Entries of each sketch table: two halves of 65,536 counts. The AVX2
+    /// loops count alternate elements in the second half (`ls_count`, in
+    /// `Sources/CIngestSIMD`); ``foldHalves(_:from:through:)`` adds it into
+    /// the first, which is the table everything else reads and writes.
+    static let sketchTableCount = 2 * 65536
+
+    /// Adds entries `lo…hi` of the second half of `table` into the first
+    /// and zeroes them there (rounded out to whole groups of 8), by AVX2:
+    /// only the AVX2 loops write the second half.
+    static func foldHalves(_ table: UnsafeMutablePointer<UInt32>, from lo: Int, through hi: Int) {
+        ls_fold_halves(table, lo & ~7, hi | 7)
     }
 
     /// Zeroes the sums and co-moments before a sweep.

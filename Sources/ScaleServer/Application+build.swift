@@ -6,6 +6,7 @@ import Darwin
 import Foundation
 import Hummingbird
 import HummingbirdCore
+import LatentStats
 import Logging
 import ScaleStore
 import ServiceLifecycle
@@ -36,6 +37,7 @@ extension ScaleDaemon {
         let registry = StreamRegistry(db: db, logger: logger, metrics: metrics, alertCommand: settings.alertCommand)
         try await registry.load()
         logger.info("database ready", metadata: ["path": "\(db.path ?? ":memory:")"])
+        logger.info("ingest kernel", metadata: ["loops": "\(BatchSummary.ingestKernel)"])
 
         let router = buildRouter(APIRoutes(registry: registry, metrics: metrics, maxBodyBytes: settings.maxBodyBytes, version: version))
 

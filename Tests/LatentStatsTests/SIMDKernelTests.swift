@@ -104,3 +104,24 @@ struct SIMDKernelTests {
         }
     }
 }
+
+extension SIMDKernelTests {
+    /// The AVX2 loops count alternate elements in each sketch table's second
+    /// half; ``IngestKernel/finish()`` must add it into the first and leave
+    /// it zero, or the next ingest that takes the workspace counts stale values.
+    @Test func bothHalvesOfTheSketchTablesComeBackZero() throws {
+        let shape = [3, 4, 40, 50]
+        let layout = try TensorLayout(shape: shape, dtype: .float32)
+        let (bytes, _) = IngestPathTests.encode(Oracle.latents(shape: shape, offset: -0.5, seed: 14), .float32)
+        let norm = AffineNormalizer(channels: 4, scalingFactor: 0.5, shiftFactor: 0, range: 1)
+        var kernel = IngestKernel(layout: layout, normalizer: norm, histogram: false, simd: true)
+        let w = kernel.workspace
+        bytes.withUnsafeBytes { kernel.run($0.baseAddress!) }
+        let counted = (0..<65536).reduce(0) { $0 + Int(w.sketch[65536 + $1]) }
+        #expect(counted > 0, "the loops counted nothing in the second half")
+        _ = kernel.finish(pool: false)
+        for table in [w.sketch, w.absSketch!] {
+            #expect((0..<IngestWorkspace.sketchTableCount).allSatisfy { table[$0] == 0 })
+        }
+    }
+}

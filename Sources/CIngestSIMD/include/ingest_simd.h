@@ -37,8 +37,14 @@ ls_sums ls_moments_counting(int format, const void *src, ptrdiff_t count, double
 /// Over the same elements: min and max, `delta` added to each value's raw
 /// sketch bucket (top 16 bits of its binary32 pattern) in `sketch` and,
 /// with `clamp`, the clamp count and `delta` added to each y's bucket.
+/// Both tables hold 2 × 65,536 counts: the loop counts alternate elements
+/// in the second half, which the caller adds into the first.
 ls_counts ls_count(int format, const void *src, ptrdiff_t count, uint32_t *sketch, uint32_t delta,
                    const ls_clamp *clamp);
+
+/// Adds entries lo…hi of the second half of a 2 × 65,536 sketch table
+/// into the first and zeroes them there (lo and hi + 1 multiples of 8).
+void ls_fold_halves(uint32_t *table, ptrdiff_t lo, ptrdiff_t hi);
 
 /// The six off-diagonal co-moments of a 4 × t row-major tile `x`, added
 /// to `co` (4 × 4, row-major, upper triangle).

@@ -214,7 +214,7 @@ for (index, c) in cases.enumerated() where options.only.isEmpty || options.only.
     let (s, clamp) = result
     let shape = c.shape.map(String.init).joined(separator: "x")
     let fields = [
-        "case=\(c.name)", "dtype=\(c.dtype.rawValue)", "shape=\(shape)", "bytes=\(bytes.count)",
+        "case=\(c.name)", "kernel=\(BatchSummary.ingestKernel)", "dtype=\(c.dtype.rawValue)", "shape=\(shape)", "bytes=\(bytes.count)",
         "reps=\(times.count)", "median_s=\(fmt(med))", "min_s=\(fmt(times.min()!))",
         "gbps=\(String(format: "%.3f", Double(bytes.count) / med / 1e9))",
         "mean=\(fmtExact(s.total.mean))", "var=\(fmtExact(s.total.variance!))",
