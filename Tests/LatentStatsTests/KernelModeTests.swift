@@ -81,6 +81,17 @@ import Testing
     struct Case: Sendable, CustomTestStringConvertible {
         let dtype: DType; let shape: [Int]; let axis: Int; let offset: Double
         var testDescription: String { "\(dtype) \(shape) axis \(axis) offset \(offset)" }
+
+        /// The case's latents, encoded and decoded, and the centre of their
+        /// values (float16 data is scaled by 1/4 at offset 1e4: it tops out at 65504).
+        func tensor(seed: UInt64) throws -> (layout: TensorLayout, bytes: [UInt8], values: [Double], mid: Double) {
+            let layout = try TensorLayout(shape: shape, dtype: dtype, channelAxis: axis)
+            var raw = Oracle.latents(shape: shape, axis: layout.channelAxis, offset: offset, seed: seed)
+            let quarter = dtype == .float16 && offset > 0
+            if quarter { raw = raw.map { $0 / 4 } }
+            let (bytes, x) = IngestPathTests.encode(raw, dtype)
+            return (layout, bytes, x, quarter ? offset / 4 : offset)
+        }
     }
 
     // 16-bit tensors with at least 65,536 elements per channel (histogram
@@ -93,12 +104,8 @@ import Testing
 
     @Test(arguments: histogramCases)
     func histogramModeEqualsThePerElementPathAndTheOracle(c: Case) throws {
-        let layout = try TensorLayout(shape: c.shape, dtype: c.dtype, channelAxis: c.axis)
+        let (layout, bytes, x, mid) = try c.tensor(seed: 7)
         #expect(IngestKernel.usesHistogram(layout))
-        var raw = Oracle.latents(shape: c.shape, axis: layout.channelAxis, offset: c.offset, seed: 7)
-        if c.dtype == .float16 && c.offset > 0 { raw = raw.map { $0 / 4 } } // float16 tops out at 65504
-        let (bytes, x) = IngestPathTests.encode(raw, c.dtype)
-        let mid = c.dtype == .float16 && c.offset > 0 ? c.offset / 4 : c.offset
         let norm = AffineNormalizer(channels: layout.channels, scalingFactor: 0.4, shiftFactor: mid + 0.1, range: 0.5)
         let counted = Self.summarize(bytes, layout, norm, histogram: true)
         let perElement = Self.summarize(bytes, layout, norm, histogram: false)
@@ -106,15 +113,24 @@ import Testing
         Self.expectOracle(counted, x, shape: c.shape, axis: layout.channelAxis, norm: norm)
     }
 
+    /// Four samples of four channels, the second holding a NaN and +inf, the
+    /// fourth −inf (and, with `lastNaN`, a NaN as its very last element),
+    /// and the normalizer their tests use.
+    static func nonFiniteTensor(_ shape: [Int], _ dtype: DType, seed: UInt64, infAt: Int, lastNaN: Bool = false) throws
+        -> (layout: TensorLayout, bytes: [UInt8], values: [Double], norm: AffineNormalizer) {
+        let layout = try TensorLayout(shape: shape, dtype: dtype)
+        var raw = Oracle.latents(shape: shape, offset: 1, seed: seed)
+        let per = layout.elementsPerSample
+        raw[1 * per + 77] = .nan; raw[1 * per + infAt] = .infinity; raw[3 * per + 5] = -.infinity
+        if lastNaN { raw[3 * per + per - 1] = .nan }
+        let (bytes, x) = IngestPathTests.encode(raw, dtype)
+        return (layout, bytes, x, AffineNormalizer(channels: 4, scalingFactor: 0.5, shiftFactor: 1, range: 0.8))
+    }
+
     @Test(arguments: [DType.bfloat16, .float16], [false, true])
     func histogramModeTakesBackSamplesWithNonFiniteValues(dtype: DType, exclude: Bool) throws {
         let shape = [4, 4, 128, 160]
-        let layout = try TensorLayout(shape: shape, dtype: dtype)
-        var raw = Oracle.latents(shape: shape, offset: 1, seed: 8)
-        let per = layout.elementsPerSample
-        raw[1 * per + 77] = .nan; raw[1 * per + 9000] = .infinity; raw[3 * per + 5] = -.infinity
-        let (bytes, x) = IngestPathTests.encode(raw, dtype)
-        let norm = AffineNormalizer(channels: 4, scalingFactor: 0.5, shiftFactor: 1, range: 0.8)
+        let (layout, bytes, x, norm) = try Self.nonFiniteTensor(shape, dtype, seed: 8, infAt: 9000)
         let counted = Self.summarize(bytes, layout, norm, histogram: true, exclude: exclude)
         Self.expectSame(counted, Self.summarize(bytes, layout, norm, histogram: false, exclude: exclude))
         if exclude {

@@ -8,10 +8,7 @@ import Testing
 /// when it does not).
 @Suite(.enabled(if: IngestKernel.simdAvailable, "this CPU lacks AVX2, FMA or F16C: only the portable loops run here"))
 struct SIMDKernelTests {
-    struct Case: Sendable, CustomTestStringConvertible {
-        let dtype: DType; let shape: [Int]; let axis: Int; let offset: Double
-        var testDescription: String { "\(dtype) \(shape) axis \(axis) offset \(offset)" }
-    }
+    typealias Case = KernelModeTests.Case
 
     // Lines whose lengths leave every tail (not a multiple of 8 or of 4),
     // 1, 4, 5 and 16 channels, channels first and last (the last falls back
@@ -33,11 +30,7 @@ struct SIMDKernelTests {
 
     @Test(arguments: cases)
     func equalsThePortableLoopsAndTheOracle(c: Case) throws {
-        let layout = try TensorLayout(shape: c.shape, dtype: c.dtype, channelAxis: c.axis)
-        var raw = Oracle.latents(shape: c.shape, axis: layout.channelAxis, offset: c.offset, seed: 11)
-        if c.dtype == .float16 && c.offset > 0 { raw = raw.map { $0 / 4 } } // float16 tops out at 65504
-        let (bytes, x) = IngestPathTests.encode(raw, c.dtype)
-        let mid = c.dtype == .float16 && c.offset > 0 ? c.offset / 4 : c.offset
+        let (layout, bytes, x, mid) = try c.tensor(seed: 11)
         // A range that cuts some values off (at offset 0: at 1e4, 16-bit formats keep few distinct values).
         let norm = AffineNormalizer(channels: layout.channels, scalingFactor: 0.5, shiftFactor: mid + 0.1, range: 0.7)
         let fast = Self.run(bytes, layout, norm, simd: true)
@@ -52,14 +45,8 @@ struct SIMDKernelTests {
     /// (the withdrawal must hit the same buckets) and goes to the general path.
     @Test(arguments: [DType.float32, .bfloat16, .float16], [false, true])
     func samplesWithNonFiniteValuesAreTakenBack(dtype: DType, exclude: Bool) throws {
-        let shape = [4, 4, 24, 21]
-        let layout = try TensorLayout(shape: shape, dtype: dtype)
-        var raw = Oracle.latents(shape: shape, offset: 1, seed: 12)
-        let per = layout.elementsPerSample
-        raw[1 * per + 77] = .nan; raw[1 * per + 1000] = .infinity; raw[3 * per + 5] = -.infinity
-        raw[3 * per + per - 1] = .nan // in a line's tail
-        let (bytes, x) = IngestPathTests.encode(raw, dtype)
-        let norm = AffineNormalizer(channels: 4, scalingFactor: 0.5, shiftFactor: 1, range: 0.8)
+        let shape = [4, 4, 24, 21] // the last NaN falls in a line's tail
+        let (layout, bytes, x, norm) = try KernelModeTests.nonFiniteTensor(shape, dtype, seed: 12, infAt: 1000, lastNaN: true)
         let fast = Self.run(bytes, layout, norm, simd: true, exclude: exclude)
         KernelModeTests.expectSame(fast, Self.run(bytes, layout, norm, simd: false, exclude: exclude))
         if exclude {
