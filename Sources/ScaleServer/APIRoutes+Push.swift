@@ -5,8 +5,8 @@ import StreamModel
 import NIOCore
 
 extension APIRoutes {
-    /// The most chunks one push's summary is split into: every core.
-    static let ingestConcurrency = ProcessInfo.processInfo.activeProcessorCount
+    /// The pushes being summarized, sharing every core between them.
+    static let ingestLoad = IngestLoad(cores: ProcessInfo.processInfo.activeProcessorCount)
 
     /// `POST /v1/streams/{name}/latents`: validate everything, summarize (on the
     /// shared executor, never the event loop), then apply in the stream's serial step.
@@ -51,13 +51,14 @@ extension APIRoutes {
         let excludeNonfinite = reference.config.excludeNonfiniteSamples
         let pushed = PushBody(buffer: body)
         let offset = dataOffset
-        let cores = Self.ingestConcurrency
         // Route handlers run on the shared concurrent executor, not on the
         // event loop, so the summary is computed right here (a detached task
-        // only added a thread hand-off). Split over the cores when the tensor
-        // is large enough (BatchSummary.concurrentChunkMinElements).
-        let ingested = try await BatchSummary.ingestSamples(pushed, offset: offset, layout: layout, normalizer: normalizer,
-                                                            excludeNonfiniteSamples: excludeNonfinite, concurrency: cores)
+        // only added a thread hand-off). Split over this push's share of the
+        // cores when the tensor is large enough (BatchSummary.concurrentChunkMinElements).
+        let ingested = try await Self.ingestLoad.withShare { share in
+            try await BatchSummary.ingestSamples(pushed, offset: offset, layout: layout, normalizer: normalizer,
+                                                 excludeNonfiniteSamples: excludeNonfinite, concurrency: share)
+        }
         // Judged against the window as it was when the push began.
         let outliers = SampleOutliers.find(ingested.samples, windowMeans: reference.means, windowStds: reference.stds,
                                            config: reference.config)
