@@ -192,9 +192,10 @@ extension IngestKernel {
                     if kind != .momentsOnly {
                         let delta: UInt32 = kind == .withdraw ? .max : 1
                         if let h = w.hist {
-                            if counting == nil && contiguous {
+                            guard counting == nil else { continue } // counted with the sums
+                            if contiguous {
                                 Self.histogramLoop(src, start, t, stride: 1, FlagOn.self, counts: h + c &* 65536, delta: delta)
-                            } else if counting == nil {
+                            } else {
                                 Self.histogramLoop(src, start, t, stride: g.stride, FlagOff.self, counts: h + c &* 65536, delta: delta)
                             }
                             continue

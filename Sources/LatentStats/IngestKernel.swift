@@ -194,6 +194,31 @@ struct IngestKernel {
         return top >= 0 ? QuantileSketch.rawIndex(Float(top)) : nil
     }
 
+    /// The sketch of one dense table, whose entries it sets back to zero.
+    ///
+    /// Only the part of the table that the extremes allow is read (after the
+    /// AVX2 loops' second half is added into it there; not in histogram
+    /// mode, where they do not count into it). The sketch must then hold all
+    /// `expected` counts; if it ever did not, the whole table is read
+    /// instead, and counted in `fullTableScans`.
+    mutating func tableSketch(_ table: UnsafeMutablePointer<UInt32>, negativeThrough negative: Int?,
+                              positiveThrough positive: Int?, expected: Int?) -> QuantileSketch {
+        let halves = simd && !histogram
+        if halves {
+            if let positive { IngestWorkspace.foldHalves(table, from: 0, through: positive) }
+            if let negative { IngestWorkspace.foldHalves(table, from: 0x8000, through: negative) }
+        }
+        let dense = UnsafeBufferPointer(start: table, count: 65536)
+        var sketch = QuantileSketch(denseCounts: dense, negativeThrough: negative, positiveThrough: positive)
+        if Int(sketch.count) != expected {
+            fullTableScans &+= 1
+            if halves { IngestWorkspace.foldHalves(table, from: 0, through: 65535) }
+            sketch = QuantileSketch(denseCounts: dense)
+        }
+        IngestWorkspace.clear(table, entriesOf: sketch)
+        return sketch
+    }
+
     /// Completes the summary, once, and returns the workspace (its tables
     /// zeroed again) to the pool: the kernel is spent afterwards.
     ///
@@ -201,37 +226,11 @@ struct IngestKernel {
     ///   that inspects it afterwards, while other tests take workspaces).
     mutating func finish(pool: Bool = true) -> (BatchSummary, ClampCount?) {
         if histogram { foldHistograms() }
-        // Only the part of each table that the extremes allow is read. The
-        // sketch must then hold every value counted; if it ever did not, the
-        // whole table is read instead (and counted in `fullTableScans`).
-        // The AVX2 loops count alternate elements in each table's second
-        // half (not in histogram mode): it is added into the first over the
-        // same part first.
         let (negative, positive) = rawBounds()
-        let halves = simd && !histogram
-        if halves {
-            if let positive { IngestWorkspace.foldHalves(workspace.sketch, from: 0, through: positive) }
-            if let negative { IngestWorkspace.foldHalves(workspace.sketch, from: 0x8000, through: negative) }
-        }
-        let full = UnsafeBufferPointer(start: workspace.sketch, count: 65536)
-        summary.sketch = QuantileSketch(denseCounts: full, negativeThrough: negative, positiveThrough: positive)
-        if Int(summary.sketch.count) != summary.total.count {
-            fullTableScans &+= 1
-            if halves { IngestWorkspace.foldHalves(workspace.sketch, from: 0, through: 65535) }
-            summary.sketch = QuantileSketch(denseCounts: full)
-        }
-        IngestWorkspace.clear(workspace.sketch, entriesOf: summary.sketch)
+        summary.sketch = tableSketch(workspace.sketch, negativeThrough: negative, positiveThrough: positive,
+                                     expected: summary.total.count)
         if let a = workspace.absSketch {
-            let table = UnsafeBufferPointer(start: a, count: 65536)
-            let bound = absRawBound()
-            if halves, let bound { IngestWorkspace.foldHalves(a, from: 0, through: bound) }
-            var abs = QuantileSketch(denseCounts: table, negativeThrough: nil, positiveThrough: bound)
-            if clamp == nil || Int(abs.count) != clamp!.elements {
-                fullTableScans &+= 1
-                if halves { IngestWorkspace.foldHalves(a, from: 0, through: 65535) }
-                abs = QuantileSketch(denseCounts: table)
-            }
-            IngestWorkspace.clear(a, entriesOf: abs)
+            let abs = tableSketch(a, negativeThrough: nil, positiveThrough: absRawBound(), expected: clamp?.elements)
             if clamp != nil { clamp!.absSketch = abs }
         }
         if pool { IngestWorkspacePool.give(workspace) }
