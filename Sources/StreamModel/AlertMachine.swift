@@ -29,9 +29,14 @@ public struct AlertMachine: Sendable, Equatable {
     }
 
     /// Feeds one evaluation. `immediate` skips the pending phase (non-finite values).
+    ///
+    /// `message` is built only when `condition` holds: the flags are evaluated
+    /// on every push, and formatting four messages that were then dropped was
+    /// a measurable part of a small push's cost.
     public mutating func evaluate(_ condition: Bool, forBatches: Int, immediate: Bool = false,
-                                  now: Date, message: String, value: Double?) -> [Transition] {
+                                  now: Date, message: @autoclosure () -> String, value: Double?) -> [Transition] {
         if condition {
+            let message = message()
             consecutive += 1
             self.message = message
             self.value = value

@@ -7,9 +7,9 @@ extension StreamState {
     /// does for the others).
     public mutating func evaluateDetailFlags(now: Date) -> [AlertEvent] {
         var events: [AlertEvent] = []
-        func feed(_ kind: AlertKind, _ condition: Bool, _ message: String, _ value: Double?) {
+        func feed(_ kind: AlertKind, _ condition: Bool, _ message: @autoclosure () -> String, _ value: Double?) {
             var m = alerts[kind] ?? AlertMachine()
-            for t in m.evaluate(condition, forBatches: config.alertForBatches, now: now, message: message, value: value) {
+            for t in m.evaluate(condition, forBatches: config.alertForBatches, now: now, message: message(), value: value) {
                 events.append(AlertEvent(stream: name, kind: kind, transition: t))
             }
             alerts[kind] = m
@@ -49,9 +49,9 @@ extension StreamState {
         let (bad, checked) = sampleWindow.counts(last: config.windowBatches)
         if checked > 0 {
             let share = Double(bad) / Double(checked)
-            let message = String(format: "%d of %d samples in the window (%.3g%%) are outliers or hold NaN/inf (limit %.3g%%): the push answers' outliers name them; `scalectl push` lists their files so they can be re-encoded or dropped",
-                                 bad, checked, share * 100, config.outlierMaxFraction * 100)
-            feed(.sampleOutlier, share > config.outlierMaxFraction, message, share)
+            feed(.sampleOutlier, share > config.outlierMaxFraction,
+                 String(format: "%d of %d samples in the window (%.3g%%) are outliers or hold NaN/inf (limit %.3g%%): the push answers' outliers name them; `scalectl push` lists their files so they can be re-encoded or dropped",
+                        bad, checked, share * 100, config.outlierMaxFraction * 100), share)
         } else {
             feed(.sampleOutlier, false, "", nil)
         }

@@ -37,4 +37,20 @@ import Testing
         #expect(m.evaluate(false, forBatches: 3, now: t0 + 2, message: "", value: nil).map(\.state.rawValue) == ["resolved"])
         #expect(m.evaluate(true, forBatches: 3, now: t0 + 3, message: "", value: nil).map(\.state.rawValue) == ["pending"])
     }
+
+    /// The message is formatted only for an evaluation whose condition holds,
+    /// and the resolved transition keeps the last one that was.
+    @Test func messageBuiltOnlyWhenTheConditionHolds() {
+        var m = AlertMachine()
+        var built = 0
+        func message(_ text: String) -> String { built += 1; return text }
+        _ = m.evaluate(false, forBatches: 2, now: t0, message: message("never"), value: nil)
+        #expect(built == 0)
+        _ = m.evaluate(true, forBatches: 2, now: t0 + 1, message: message("first"), value: 1)
+        _ = m.evaluate(true, forBatches: 2, now: t0 + 2, message: message("second"), value: 2)
+        #expect(built == 2 && m.message == "second")
+        let r = m.evaluate(false, forBatches: 2, now: t0 + 3, message: message("dropped"), value: nil)
+        #expect(built == 2)
+        #expect(r.map(\.message) == ["second"])
+    }
 }
