@@ -155,5 +155,5 @@ struct APIRoutes: Sendable {
 /// A JSON response.
 func json(_ value: JSONValue, status: HTTPResponse.Status = .ok) -> Response {
     Response(status: status, headers: [.contentType: "application/json"],
-             body: .init(byteBuffer: ByteBuffer(data: value.encoded())))
+             body: .init(byteBuffer: ByteBuffer(bytes: value.bytes())))
 }

@@ -1,7 +1,8 @@
 import Foundation
 
-/// A JSON value. Encoded and decoded through Foundation's JSON coders, with
-/// sorted keys so that responses are byte-for-byte stable.
+/// A JSON value. Written by ``write(into:escapingSlashes:)`` (the bytes
+/// Foundation's `JSONEncoder` gives, sorted keys, so that responses are
+/// byte-for-byte stable) and decoded through Foundation's `JSONDecoder`.
 public enum JSONValue: Sendable, Equatable, Codable {
     case null
     case bool(Bool)
@@ -94,13 +95,8 @@ public enum JSONValue: Sendable, Equatable, Codable {
         }
     }
 
-    /// Compact UTF-8 JSON.
-    public func encoded() -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.withoutEscapingSlashes, .sortedKeys]
-        // Encoding a JSONValue cannot fail: every number is finite by construction.
-        return (try? encoder.encode(self)) ?? Data("null".utf8)
-    }
+    /// Compact UTF-8 JSON, keys sorted (``write(into:escapingSlashes:)``).
+    public func encoded() -> Data { Data(bytes()) }
 
     /// Parses JSON bytes.
     public static func parse(_ data: Data) throws -> JSONValue {

@@ -94,6 +94,16 @@ struct StoredReference: Codable, Equatable {
         }
     }
 
+    /// The document `encode(to:)` writes, as a ``JSONValue``.
+    var json: JSONValue {
+        switch reference {
+        case let .scalar(f, s): .object([("scaling_factor", .number(f)), ("shift_factor", .number(s))])
+        case let .perChannel(m, sd, f):
+            .object([("latents_mean", .array(m.map { .number($0) })), ("latents_std", .array(sd.map { .number($0) })),
+                     ("scaling_factor", .number(f))])
+        }
+    }
+
     func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: Keys.self)
         switch reference {
@@ -172,6 +182,35 @@ struct StoredState: Codable, Equatable {
         try c.encode(frozen, forKey: .frozen)
         try c.encode(referenceVersion, forKey: .referenceVersion)
         try c.encode(lastPushAt, forKey: .lastPushAt)
+    }
+
+    /// The document `encode(to:)` writes, as a ``JSONValue``, so that a push
+    /// writes it with ``JSONValue/write(into:escapingSlashes:)`` instead of
+    /// through `JSONEncoder` (the same bytes, `StoredStateJSONTests`); nil in
+    /// the one case JSONValue cannot hold (a reference version past `Int.max`).
+    var json: JSONValue? {
+        guard referenceVersion <= UInt64(Int.max) else { return nil }
+        return .object([
+            ("alerts", .object(alerts.map { key, a in
+                var fields: [(String, JSONValue)] = [("phase", .string(a.phase.rawValue)), ("consecutive", .int(a.consecutive)),
+                                                     ("message", .string(a.message))]
+                if let since = a.since { fields.append(("since", .number(since))) }
+                if let value = a.value { fields.append(("value", .number(value))) }
+                return (key, .object(fields))
+            })),
+            ("mean_baseline", meanBaseline.map { .number($0) } ?? .null),
+            ("channels", channels.map { .int($0) } ?? .null),
+            ("frozen", frozen.map { f in .object([("reference", f.reference.json), ("frozen_at", .number(f.frozenAt))]) } ?? .null),
+            ("reference_version", .int(Int(referenceVersion))),
+            ("last_push_at", lastPushAt.map { .number($0) } ?? .null),
+        ])
+    }
+
+    /// The stored document: ``json`` written with escaped slashes, as
+    /// `StreamPersistence.encoder` writes it.
+    func encoded() -> Data {
+        if let json { return Data(json.bytes(escapingSlashes: true)) }
+        return try! StreamPersistence.encoder.encode(self)   // only finite numbers and strings: cannot fail
     }
 
     func apply(to s: inout StreamState) {

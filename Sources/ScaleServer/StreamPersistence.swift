@@ -77,13 +77,13 @@ enum StreamPersistence {
     static func record(_ s: StreamState) -> StreamRecord {
         // Both types hold only finite numbers and strings: encoding cannot fail.
         StreamRecord(name: s.name, config: try! encoder.encode(StoredConfig(s.config)),
-                     state: try! encoder.encode(StoredState(s)), createdAt: s.createdAt, updatedAt: s.updatedAt)
+                     state: StoredState(s).encoded(), createdAt: s.createdAt, updatedAt: s.updatedAt)
     }
 
     /// What a push to a stream already stored changes in its row: the state
     /// document and `updatedAt`, not the config.
     static func stateUpdate(_ s: StreamState) -> StreamStateUpdate {
-        StreamStateUpdate(name: s.name, state: try! encoder.encode(StoredState(s)), updatedAt: s.updatedAt)
+        StreamStateUpdate(name: s.name, state: StoredState(s).encoded(), updatedAt: s.updatedAt)
     }
 
     /// Decodes one stored document, naming the field that failed.
