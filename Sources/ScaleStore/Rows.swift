@@ -71,13 +71,13 @@ extension Database {
     /// ``ScaleDatabase/pruneHistory(stream:keepingLast:)`` emptied the journal;
     /// 0 for a fresh stream.
     func lastSeq(_ stream: String) throws -> Int64 {
-        let journal = try Int64.fetchOne(self, sql: ScaleDatabase.lastSeqSQL, arguments: [stream]) ?? 0
+        let journal = try Int64.fetchOne(cachedStatement(sql: ScaleDatabase.lastSeqSQL), arguments: [stream]) ?? 0
         return max(journal, try latestSnapshotSeq(stream) ?? 0)
     }
 
     func latestSnapshotSeq(_ stream: String) throws -> Int64? {
         try Int64.fetchOne(
-            self, sql: "SELECT seq FROM snapshots WHERE stream = ? ORDER BY seq DESC LIMIT 1",
+            cachedStatement(sql: "SELECT seq FROM snapshots WHERE stream = ? ORDER BY seq DESC LIMIT 1"),
             arguments: [stream])
     }
 

@@ -5,8 +5,8 @@ extension Database {
         guard update.name == entry.stream else {
             throw StoreError.streamMismatch(expected: entry.stream, got: update.name)
         }
-        try execute(sql: "UPDATE streams SET state = ?, updated_at = ? WHERE name = ?",
-                    arguments: [update.state, update.updatedAt.timeIntervalSince1970, update.name])
+        try cachedStatement(sql: "UPDATE streams SET state = ?, updated_at = ? WHERE name = ?")
+            .execute(arguments: [update.state, update.updatedAt.timeIntervalSince1970, update.name])
         guard changesCount == 1 else { throw StoreError.unknownStream(entry.stream) }
         try insertNext(entry)
     }
@@ -17,7 +17,26 @@ extension Database {
         guard entry.seq == expected else {
             throw StoreError.sequenceGap(stream: entry.stream, expected: expected, got: entry.seq)
         }
-        try entry.insert(self)
+        try insertJournalRow(entry)
+    }
+
+    static let insertJournalSQL = """
+        INSERT INTO journal (stream, seq, step, tag, time, samples, elements, nonfinite,
+                             mean, std, normalized_std, clamp_fraction, summary)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        """
+
+    /// Inserts `entry`'s row by one prepared statement, kept between pushes:
+    /// the values the Codable record's `insert` binds (dates as unix seconds,
+    /// an empty summary as "", NaN as NULL), without encoding the record
+    /// through containers and compiling the SQL on every push
+    /// (`JournalRowTests` holds the rows equal).
+    func insertJournalRow(_ e: JournalEntry) throws {
+        let summary: (any DatabaseValueConvertible)? = e.summary.map { $0.isEmpty ? "" as String : $0 as any DatabaseValueConvertible }
+        try cachedStatement(sql: Self.insertJournalSQL).execute(arguments: [
+            e.stream, e.seq, e.step, e.tag, e.time.timeIntervalSince1970, e.samples, e.elements, e.nonfinite,
+            e.mean, e.std, e.normalizedStd, e.clampFraction, summary,
+        ])
     }
 }
 
