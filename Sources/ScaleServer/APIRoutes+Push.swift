@@ -60,7 +60,7 @@ extension APIRoutes {
                                                  excludeNonfiniteSamples: excludeNonfinite, concurrency: share)
         }
         // Judged against the window as it was when the push began.
-        let outliers = SampleOutliers.find(ingested.samples, windowMeans: reference.means, windowStds: reference.stds,
+        let outliers = SampleOutliers.find(ingested.samples, windowMeans: reference.means, windowStds: reference.stds, sorted: reference.sorted,
                                            config: reference.config)
         let response = try await stream.apply(WindowEntry(summary: ingested.summary, clamp: ingested.clamp, referenceVersion: version),
                                               samples: ingested.samples, outliers: outliers, meta: meta, now: Date())

@@ -6,9 +6,10 @@ import StreamModel
 extension StreamActor {
     /// What a push's outlier check needs from the stream: the window's
     /// per-sample values and the config (the sorting then runs off the actor).
-    func outlierReference() -> (means: [Double], stds: [Double], config: StreamConfig) {
+    func outlierReference() -> (means: [Double], stds: [Double], sorted: Bool, config: StreamConfig) {
+        if let v = state.sampleWindow.sortedValues(last: state.config.windowBatches) { return (v.means, v.stds, true, state.config) }
         let v = state.sampleWindow.values(last: state.config.windowBatches)
-        return (v.means, v.stds, state.config)
+        return (v.means, v.stds, false, state.config)
     }
 
     /// The most outliers one push answer lists (`outliers_total` counts them all).

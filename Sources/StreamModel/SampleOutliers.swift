@@ -43,6 +43,40 @@ public struct RobustScale: Sendable, Equatable {
         sigma = 1.482602218505602 * mad
     }
 
+    /// The same scale from values sorted ascending, none NaN, in a pass over
+    /// half of them instead of two selections: the median is read off, and
+    /// the MAD is the middle of the deviations, which fall on either side of
+    /// the median in two runs that each grow outwards, so it is found by
+    /// merging the two runs up to the middle. The deviations are computed as
+    /// ``init(_:)`` computes them, so the result is identical.
+    public init?(sorted values: [Double]) {
+        let n = values.count
+        guard n >= Self.minimumValues else { return nil }
+        let m = n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2
+        guard m.isFinite else {
+            // Deviations from an infinite median are NaN: rank them as init(_:) does.
+            guard let s = RobustScale(values) else { return nil }
+            self = s
+            return
+        }
+        let mad = values.withUnsafeBufferPointer { v -> Double in
+            // Left run: indices split-1 down to 0; right run: split up to n-1.
+            var right = v.firstIndex { $0 >= m } ?? n
+            var left = right - 1
+            func next() -> Double {
+                let l = left >= 0 ? Swift.abs(v[left] - m) : .infinity
+                let r = right < n ? Swift.abs(v[right] - m) : .infinity
+                if l <= r { left -= 1; return l } else { right += 1; return r }
+            }
+            for _ in 0..<((n - 1) / 2) { _ = next() }
+            let lower = next()
+            return n % 2 == 1 ? lower : (lower + next()) / 2
+        }
+        guard mad > 0, mad.isFinite else { return nil }
+        median = m
+        sigma = 1.482602218505602 * mad
+    }
+
     /// |x − median| / sigma.
     public func z(_ x: Double) -> Double { Swift.abs(x - median) / sigma }
 
@@ -128,6 +162,16 @@ public struct SampleWindow: Sendable, Equatable {
 
     public private(set) var batches: [Batch] = []
 
+    /// The kept means, sorted ascending, NaN left out: the multiset
+    /// ``values(last:)`` holds for all batches, kept in step by every change
+    /// (a merge for the values added, one for those dropped), so that a
+    /// push's robust scale needs no selection over the window.
+    public private(set) var sortedMeans: [Double] = []
+    /// The kept stds, as ``sortedMeans``.
+    public private(set) var sortedStds: [Double] = []
+    /// Kept values that are NaN (left out of the sorted ones), means and stds together.
+    private var nanValues = 0
+
     /// Per-sample values kept for the robust scale: those of the newest
     /// batches that fit in this many (the newest batch's always), so memory
     /// and the cost of a push stay bounded for long windows. Older batches
@@ -152,20 +196,73 @@ public struct SampleWindow: Sendable, Equatable {
             removed = Array(batches.prefix(batches.count - keep))
             batches.removeFirst(batches.count - keep)
         }
-        return Undo(removed: removed, cleared: trimValues())
+        let cleared = trimValues()
+        updateSorted(adding: b.means, b.stds,
+                     dropping: removed.flatMap(\.means) + cleared.flatMap(\.means), removed.flatMap(\.stds) + cleared.flatMap(\.stds))
+        return Undo(removed: removed, cleared: cleared)
     }
 
     /// Takes back the last ``append(_:keep:)``, which returned `u`.
     public mutating func undo(_ u: Undo) {
         for c in u.cleared { batches[c.index].means = c.means; batches[c.index].stds = c.stds }
-        batches.removeLast()
+        let last = batches.removeLast()
         batches.insert(contentsOf: u.removed, at: 0)
+        updateSorted(adding: u.removed.flatMap(\.means) + u.cleared.flatMap(\.means), u.removed.flatMap(\.stds) + u.cleared.flatMap(\.stds),
+                     dropping: last.means, last.stds)
     }
 
     /// Replaces the content (restart), keeping the newest `keep`.
     public mutating func restore(_ b: [Batch], keep: Int) {
         batches = Array(b.suffix(keep))
         trimValues()
+        let (means, stds) = values(last: batches.count)
+        nanValues = 0
+        sortedMeans = []; sortedStds = []
+        updateSorted(adding: means, stds, dropping: [], [])
+    }
+
+    /// The sorted values, when they are the window's newest `last` batches'
+    /// and none is NaN (else the caller ranks ``values(last:)`` itself).
+    public func sortedValues(last: Int) -> (means: [Double], stds: [Double])? {
+        guard last >= batches.count, nanValues == 0 else { return nil }
+        return (sortedMeans, sortedStds)
+    }
+
+    private mutating func updateSorted(adding addMeans: [Double], _ addStds: [Double], dropping dropMeans: [Double], _ dropStds: [Double]) {
+        func nans(_ v: [Double]) -> Int { v.reduce(0) { $0 + ($1.isNaN ? 1 : 0) } }
+        nanValues += nans(addMeans) + nans(addStds) - nans(dropMeans) - nans(dropStds)
+        sortedMeans = Self.merged(sortedMeans, adding: addMeans, dropping: dropMeans)
+        sortedStds = Self.merged(sortedStds, adding: addStds, dropping: dropStds)
+    }
+
+    /// `sorted` with the values of `add` put in, then one occurrence of each
+    /// value of `drop` taken out (NaN neither): a merge and a pass.
+    static func merged(_ sorted: [Double], adding add: [Double], dropping drop: [Double]) -> [Double] {
+        var out = sorted
+        if !add.isEmpty {
+            let a = add.filter { !$0.isNaN }.sorted()
+            out = []
+            out.reserveCapacity(sorted.count + a.count)
+            var i = 0
+            for x in sorted {
+                while i < a.count && a[i] < x { out.append(a[i]); i += 1 }
+                out.append(x)
+            }
+            out.append(contentsOf: a[i...])
+        }
+        if !drop.isEmpty {
+            let d = drop.filter { !$0.isNaN }.sorted()
+            var kept: [Double] = []
+            kept.reserveCapacity(out.count)
+            var j = 0
+            for x in out {
+                while j < d.count && d[j] < x { j += 1 }   // not held: nothing to take out
+                if j < d.count && d[j] == x { j += 1; continue }
+                kept.append(x)
+            }
+            out = kept
+        }
+        return out
     }
 
     /// Clears the values of every batch older than those that fit in ``valueCap``.
@@ -222,6 +319,9 @@ public enum SampleOutliers {
     /// batch cannot hide its own samples. A sample with non-finite values is
     /// always reported.
     public static func find(_ stats: [SampleStat], window: SampleWindow, config: StreamConfig) -> [SampleOutlier] {
+        if let v = window.sortedValues(last: config.windowBatches) {
+            return find(stats, windowMeans: v.means, windowStds: v.stds, sorted: true, config: config)
+        }
         let v = window.values(last: config.windowBatches)
         return find(stats, windowMeans: v.means, windowStds: v.stds, config: config)
     }
@@ -229,11 +329,21 @@ public enum SampleOutliers {
     /// ``find(_:window:config:)`` given the window's values (as
     /// ``SampleWindow/values(last:)`` returns them), so that the sorting can
     /// run off the stream's serial step.
-    public static func find(_ stats: [SampleStat], windowMeans: [Double], windowStds: [Double], config: StreamConfig) -> [SampleOutlier] {
-        var means = windowMeans, stds = windowStds
+    ///
+    /// `sorted`: the window's values are ``SampleWindow/sortedValues(last:)``
+    /// (ascending, no NaN); the batch's are merged in and the scale read off
+    /// without a selection. The outliers are the same either way.
+    public static func find(_ stats: [SampleStat], windowMeans: [Double], windowStds: [Double], sorted: Bool = false,
+                            config: StreamConfig) -> [SampleOutlier] {
         let current = SampleWindow.Batch(stats, outliers: 0)
-        means += current.means; stds += current.stds
-        let meanScale = RobustScale(means), stdScale = RobustScale(stds)
+        let meanScale: RobustScale?, stdScale: RobustScale?
+        if sorted && !current.means.contains(where: \.isNaN) && !current.stds.contains(where: \.isNaN) {
+            meanScale = RobustScale(sorted: SampleWindow.merged(windowMeans, adding: current.means, dropping: []))
+            stdScale = RobustScale(sorted: SampleWindow.merged(windowStds, adding: current.stds, dropping: []))
+        } else {
+            meanScale = RobustScale(windowMeans + current.means)
+            stdScale = RobustScale(windowStds + current.stds)
+        }
         var out: [SampleOutlier] = []
         for (i, s) in stats.enumerated() {
             var reasons: [SampleOutlier.Reason] = []
