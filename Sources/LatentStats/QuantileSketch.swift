@@ -52,7 +52,6 @@ public struct QuantileSketch: Sendable, Equatable {
     /// those of every value in it, and the rest of the table need not be read.
     init(denseCounts table: UnsafeBufferPointer<UInt32>, negativeThrough: Int?, positiveThrough: Int?) {
         precondition(table.count == 65536)
-        var keys: [UInt16] = [], counts: [UInt64] = []
         let t = table.baseAddress!
         // The table is mostly zeros: look at 8 entries at a time.
         @inline(__always) func empty(_ chunk: Int) -> Bool {
@@ -61,19 +60,43 @@ public struct QuantileSketch: Sendable, Equatable {
             return any == 0
         }
         // Negative values: raw 0xFFFF (most negative) ... 0x8000, then positive 0x0000 ... 0x7FFF.
-        if let top = negativeThrough {
-            for chunk in stride(from: Swift.min(Swift.max(top, 0x8000), 0xFFFF) & ~7, through: 0x8000, by: -8) where !empty(chunk) {
-                for raw in stride(from: chunk + 7, through: chunk, by: -1) where t[raw] != 0 {
-                    keys.append(Self.orderKey(raw: raw)); counts.append(UInt64(t[raw]))
-                }
-            }
+        let negative = negativeThrough.map { top in
+            stride(from: Swift.min(Swift.max(top, 0x8000), 0xFFFF) & ~7, through: 0x8000, by: -8)
         }
-        if let top = positiveThrough {
-            for chunk in stride(from: 0, through: Swift.min(Swift.max(top, 0), 0x7FFF) & ~7, by: 8) where !empty(chunk) {
-                for raw in chunk..<(chunk + 8) where t[raw] != 0 {
-                    keys.append(Self.orderKey(raw: raw)); counts.append(UInt64(t[raw]))
+        let positive = positiveThrough.map { top in
+            stride(from: 0, through: Swift.min(Swift.max(top, 0), 0x7FFF) & ~7, by: 8)
+        }
+        // Two passes: count the occupied entries, then write them into arrays
+        // of exactly that size (appending cost more than the scan).
+        var occupied = 0
+        @inline(__always) func count(_ chunk: Int) {
+            guard !empty(chunk) else { return }
+            for i in 0..<8 { occupied &+= t[chunk &+ i] != 0 ? 1 : 0 }
+        }
+        if let negative { for chunk in negative { count(chunk) } }
+        if let positive { for chunk in positive { count(chunk) } }
+        var counts: [UInt64] = []
+        let keys = [UInt16](unsafeUninitializedCapacity: occupied) { k, keysWritten in
+            counts = [UInt64](unsafeUninitializedCapacity: occupied) { c, countsWritten in
+                var n = 0
+                @inline(__always) func take(_ raw: Int) {
+                    let v = t[raw]
+                    guard v != 0, n < occupied else { return }
+                    k[n] = Self.orderKey(raw: raw); c[n] = UInt64(v); n &+= 1
                 }
+                if let negative {
+                    for chunk in negative where !empty(chunk) {
+                        for raw in stride(from: chunk &+ 7, through: chunk, by: -1) { take(raw) }
+                    }
+                }
+                if let positive {
+                    for chunk in positive where !empty(chunk) {
+                        for raw in chunk..<(chunk &+ 8) { take(raw) }
+                    }
+                }
+                countsWritten = n
             }
+            keysWritten = counts.count
         }
         self.init(keys: keys, counts: counts)
     }
@@ -104,19 +127,31 @@ public struct QuantileSketch: Sendable, Equatable {
     public mutating func merge(_ other: QuantileSketch) {
         guard !other.keys.isEmpty else { return }
         guard !keys.isEmpty else { self = other; return }
-        var k: [UInt16] = [], c: [UInt64] = []
-        k.reserveCapacity(keys.count + other.keys.count)
-        c.reserveCapacity(keys.count + other.keys.count)
-        var i = 0, j = 0
-        while i < keys.count || j < other.keys.count {
-            if j == other.keys.count || (i < keys.count && keys[i] < other.keys[j]) {
-                k.append(keys[i]); c.append(counts[i]); i += 1
-            } else if i == keys.count || other.keys[j] < keys[i] {
-                k.append(other.keys[j]); c.append(other.counts[j]); j += 1
-            } else {
-                k.append(keys[i]); c.append(counts[i] + other.counts[j]); i += 1; j += 1
-            }
-        }
+        // Written through pointers into arrays of the largest size the merge
+        // can have, then cut to the keys it has (appending checked capacity
+        // and uniqueness per entry, and the merge runs several times a push).
+        let capacity = keys.count + other.keys.count
+        var c: [UInt64] = []
+        let k = keys.withUnsafeBufferPointer { ak in counts.withUnsafeBufferPointer { ac in
+            other.keys.withUnsafeBufferPointer { bk in other.counts.withUnsafeBufferPointer { bc in
+                [UInt16](unsafeUninitializedCapacity: capacity) { k, keysWritten in
+                    c = [UInt64](unsafeUninitializedCapacity: capacity) { c, countsWritten in
+                        var i = 0, j = 0, n = 0
+                        while i < ak.count && j < bk.count {
+                            let x = ak[i], y = bk[j]
+                            if x < y { k[n] = x; c[n] = ac[i]; i &+= 1 }
+                            else if y < x { k[n] = y; c[n] = bc[j]; j &+= 1 }
+                            else { k[n] = x; c[n] = ac[i] + bc[j]; i &+= 1; j &+= 1 }
+                            n &+= 1
+                        }
+                        while i < ak.count { k[n] = ak[i]; c[n] = ac[i]; i &+= 1; n &+= 1 }
+                        while j < bk.count { k[n] = bk[j]; c[n] = bc[j]; j &+= 1; n &+= 1 }
+                        countsWritten = n
+                    }
+                    keysWritten = c.count
+                }
+            } }
+        } }
         keys = k; counts = c
     }
 
