@@ -209,7 +209,7 @@ struct IngestKernel {
             if let negative { IngestWorkspace.foldHalves(table, from: 0x8000, through: negative) }
         }
         let dense = UnsafeBufferPointer(start: table, count: 65536)
-        var sketch = QuantileSketch(denseCounts: dense, negativeThrough: negative, positiveThrough: positive)
+        var sketch = QuantileSketch(denseCounts: dense, through: negative, through: positive)
         if Int(sketch.count) != expected {
             fullTableScans &+= 1
             if halves { IngestWorkspace.foldHalves(table, from: 0, through: 65535) }

@@ -42,15 +42,20 @@ public struct QuantileSketch: Sendable, Equatable {
 
     /// Builds a sketch from a dense table of counts indexed by raw bucket index.
     public init(denseCounts table: UnsafeBufferPointer<UInt32>) {
-        self.init(denseCounts: table, negativeThrough: 0xFFFF, positiveThrough: 0x7FFF)
+        self.init(denseCounts: table, negativeFrom: 0x8000, through: 0xFFFF, positiveFrom: 0, through: 0x7FFF)
     }
 
     /// Builds a sketch from the entries of a dense table that can be
-    /// occupied: negative raw indexes 0x8000 … `negativeThrough` and positive
-    /// ones 0 … `positiveThrough` (nil: none of that sign). Raw indexes grow
-    /// with |x| within a sign, so the raw indexes of a range's two ends bound
-    /// those of every value in it, and the rest of the table need not be read.
-    init(denseCounts table: UnsafeBufferPointer<UInt32>, negativeThrough: Int?, positiveThrough: Int?) {
+    /// occupied: negative raw indexes `negativeFrom` … `negativeThrough` and
+    /// positive ones `positiveFrom` … `positiveThrough` (nil: none of that
+    /// sign). Raw indexes grow with |x| within a sign, so the raw indexes of
+    /// a range's two ends bound those of every value in it, and the rest of
+    /// the table need not be read. The lower ends are rounded down to a
+    /// multiple of 8. (With this signature the fill closure is inlined into
+    /// the scan: callgrind 0.25 instructions per element for f32 (32,4,64,64),
+    /// against 0.82 for a build that outlined it; `bench/stats` shows which.)
+    init(denseCounts table: UnsafeBufferPointer<UInt32>, negativeFrom: Int = 0x8000, through negativeThrough: Int?,
+         positiveFrom: Int = 0, through positiveThrough: Int?) {
         precondition(table.count == 65536)
         let t = table.baseAddress!
         // The table is mostly zeros: look at 8 entries at a time.
@@ -61,10 +66,10 @@ public struct QuantileSketch: Sendable, Equatable {
         }
         // Negative values: raw 0xFFFF (most negative) ... 0x8000, then positive 0x0000 ... 0x7FFF.
         let negative = negativeThrough.map { top in
-            stride(from: Swift.min(Swift.max(top, 0x8000), 0xFFFF) & ~7, through: 0x8000, by: -8)
+            stride(from: Swift.min(Swift.max(top, 0x8000), 0xFFFF) & ~7, through: Swift.min(Swift.max(negativeFrom, 0x8000), 0xFFFF) & ~7, by: -8)
         }
         let positive = positiveThrough.map { top in
-            stride(from: 0, through: Swift.min(Swift.max(top, 0), 0x7FFF) & ~7, by: 8)
+            stride(from: Swift.min(Swift.max(positiveFrom, 0), 0x7FFF) & ~7, through: Swift.min(Swift.max(top, 0), 0x7FFF) & ~7, by: 8)
         }
         // Two passes: count the occupied entries, then write them into arrays
         // of exactly that size (appending cost more than the scan).
