@@ -63,6 +63,8 @@ extension JSONValue {
         if text.hasSuffix(".0") { out.append(contentsOf: text.utf8.dropLast(2)) } else { out.append(contentsOf: text.utf8) }
     }
 
+    private static let hex = Array("0123456789abcdef".utf8)
+
     static func writeString(_ s: String, into out: inout [UInt8], escapingSlashes: Bool) {
         out.append(UInt8(ascii: "\""))
         for byte in s.utf8 {
@@ -76,7 +78,6 @@ extension JSONValue {
             case 0x0D: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
             case 0x09: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
             case 0..<0x20:
-                let hex = Array("0123456789abcdef".utf8)
                 out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"),
                                         hex[Int(byte >> 4)], hex[Int(byte & 0xF)]])
             default: out.append(byte)

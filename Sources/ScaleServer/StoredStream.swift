@@ -97,10 +97,10 @@ struct StoredReference: Codable, Equatable {
     /// The document `encode(to:)` writes, as a ``JSONValue``.
     var json: JSONValue {
         switch reference {
-        case let .scalar(f, s): .object([("scaling_factor", .number(f)), ("shift_factor", .number(s))])
+        case let .scalar(f, s): .object([(Keys.scalingFactor.rawValue, .number(f)), (Keys.shiftFactor.rawValue, .number(s))])
         case let .perChannel(m, sd, f):
-            .object([("latents_mean", .array(m.map { .number($0) })), ("latents_std", .array(sd.map { .number($0) })),
-                     ("scaling_factor", .number(f))])
+            .object([(Keys.latentsMean.rawValue, .array(m.map { .number($0) })), (Keys.latentsStd.rawValue, .array(sd.map { .number($0) })),
+                     (Keys.scalingFactor.rawValue, .number(f))])
         }
     }
 
@@ -191,18 +191,19 @@ struct StoredState: Codable, Equatable {
     var json: JSONValue? {
         guard referenceVersion <= UInt64(Int.max) else { return nil }
         return .object([
-            ("alerts", .object(alerts.map { key, a in
+            (CodingKeys.alerts.rawValue, .object(alerts.map { key, a in
                 var fields: [(String, JSONValue)] = [("phase", .string(a.phase.rawValue)), ("consecutive", .int(a.consecutive)),
                                                      ("message", .string(a.message))]
                 if let since = a.since { fields.append(("since", .number(since))) }
                 if let value = a.value { fields.append(("value", .number(value))) }
                 return (key, .object(fields))
             })),
-            ("mean_baseline", meanBaseline.map { .number($0) } ?? .null),
-            ("channels", channels.map { .int($0) } ?? .null),
-            ("frozen", frozen.map { f in .object([("reference", f.reference.json), ("frozen_at", .number(f.frozenAt))]) } ?? .null),
-            ("reference_version", .int(Int(referenceVersion))),
-            ("last_push_at", lastPushAt.map { .number($0) } ?? .null),
+            (CodingKeys.meanBaseline.rawValue, meanBaseline.map { .number($0) } ?? .null),
+            (CodingKeys.channels.rawValue, channels.map { .int($0) } ?? .null),
+            (CodingKeys.frozen.rawValue, frozen.map { f in .object([(Frozen.CodingKeys.reference.rawValue, f.reference.json),
+                                                                 (Frozen.CodingKeys.frozenAt.rawValue, .number(f.frozenAt))]) } ?? .null),
+            (CodingKeys.referenceVersion.rawValue, .int(Int(referenceVersion))),
+            (CodingKeys.lastPushAt.rawValue, lastPushAt.map { .number($0) } ?? .null),
         ])
     }
 

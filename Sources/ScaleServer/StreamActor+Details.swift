@@ -7,9 +7,8 @@ extension StreamActor {
     /// What a push's outlier check needs from the stream: the window's
     /// per-sample values and the config (the sorting then runs off the actor).
     func outlierReference() -> (means: [Double], stds: [Double], sorted: Bool, config: StreamConfig) {
-        if let v = state.sampleWindow.sortedValues(last: state.config.windowBatches) { return (v.means, v.stds, true, state.config) }
-        let v = state.sampleWindow.values(last: state.config.windowBatches)
-        return (v.means, v.stds, false, state.config)
+        let v = state.sampleWindow.referenceValues(last: state.config.windowBatches)
+        return (v.means, v.stds, v.sorted, state.config)
     }
 
     /// The most outliers one push answer lists (`outliers_total` counts them all).

@@ -221,6 +221,15 @@ public struct SampleWindow: Sendable, Equatable {
         updateSorted(adding: means, stds, dropping: [], [])
     }
 
+    /// The values the robust scale of a push is taken over: the sorted ones
+    /// when they are the window's newest `last` batches' and none is NaN,
+    /// else ``values(last:)`` (then the caller ranks them).
+    public func referenceValues(last: Int) -> (means: [Double], stds: [Double], sorted: Bool) {
+        if let v = sortedValues(last: last) { return (v.means, v.stds, true) }
+        let v = values(last: last)
+        return (v.means, v.stds, false)
+    }
+
     /// The sorted values, when they are the window's newest `last` batches'
     /// and none is NaN (else the caller ranks ``values(last:)`` itself).
     public func sortedValues(last: Int) -> (means: [Double], stds: [Double])? {
@@ -319,11 +328,8 @@ public enum SampleOutliers {
     /// batch cannot hide its own samples. A sample with non-finite values is
     /// always reported.
     public static func find(_ stats: [SampleStat], window: SampleWindow, config: StreamConfig) -> [SampleOutlier] {
-        if let v = window.sortedValues(last: config.windowBatches) {
-            return find(stats, windowMeans: v.means, windowStds: v.stds, sorted: true, config: config)
-        }
-        let v = window.values(last: config.windowBatches)
-        return find(stats, windowMeans: v.means, windowStds: v.stds, config: config)
+        let v = window.referenceValues(last: config.windowBatches)
+        return find(stats, windowMeans: v.means, windowStds: v.stds, sorted: v.sorted, config: config)
     }
 
     /// ``find(_:window:config:)`` given the window's values (as
