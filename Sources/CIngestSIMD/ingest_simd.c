@@ -269,6 +269,33 @@ LS_TARGET void ls_fold_halves(uint32_t *table, ptrdiff_t lo, ptrdiff_t hi) {
     }
 }
 
+/// The occupied entries of one group of 8 at table + i, appended to out + n.
+LS_INLINE ptrdiff_t occupied8(const uint32_t *table, ptrdiff_t i, uint16_t *out, ptrdiff_t n) {
+    __m256i v = _mm256_loadu_si256((const __m256i *)(table + i));
+    unsigned empty = (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(v, _mm256_setzero_si256())));
+    for (unsigned m = ~empty & 0xFFu; m; m &= m - 1) out[n++] = (uint16_t)(i + __builtin_ctz(m));
+    return n;
+}
+
+LS_TARGET ptrdiff_t ls_occupied(const uint32_t *table, ptrdiff_t from, ptrdiff_t to, uint16_t *out) {
+    ptrdiff_t n = 0, i = from;
+    // Most of a table is zeros: 32 entries (one 128-byte pair of lines) at a time.
+    for (; i + 32 <= to; i += 32) {
+        __m256i a = _mm256_loadu_si256((const __m256i *)(table + i));
+        __m256i b = _mm256_loadu_si256((const __m256i *)(table + i + 8));
+        __m256i c = _mm256_loadu_si256((const __m256i *)(table + i + 16));
+        __m256i d = _mm256_loadu_si256((const __m256i *)(table + i + 24));
+        __m256i any = _mm256_or_si256(_mm256_or_si256(a, b), _mm256_or_si256(c, d));
+        if (_mm256_testz_si256(any, any)) continue;
+        n = occupied8(table, i, out, n);
+        n = occupied8(table, i + 8, out, n);
+        n = occupied8(table, i + 16, out, n);
+        n = occupied8(table, i + 24, out, n);
+    }
+    for (; i < to; i += 8) n = occupied8(table, i, out, n);
+    return n;
+}
+
 LS_TARGET void ls_comoments4(const double *x, ptrdiff_t t, double *co) {
     const double *r0 = x, *r1 = x + t, *r2 = x + 2 * t, *r3 = x + 3 * t;
     __m256d p01 = _mm256_setzero_pd(), p02 = p01, p03 = p01, p12 = p01, p13 = p01, p23 = p01;
@@ -315,5 +342,10 @@ ls_counts ls_count(int format, const void *src, ptrdiff_t count, uint32_t *sketc
 void ls_comoments4(const double *x, ptrdiff_t t, double *co) { (void)x; (void)t; (void)co; }
 
 void ls_fold_halves(uint32_t *table, ptrdiff_t lo, ptrdiff_t hi) { (void)table; (void)lo; (void)hi; }
+
+ptrdiff_t ls_occupied(const uint32_t *table, ptrdiff_t from, ptrdiff_t to, uint16_t *out) {
+    (void)table; (void)from; (void)to; (void)out;
+    return 0;
+}
 
 #endif

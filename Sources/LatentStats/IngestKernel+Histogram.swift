@@ -1,3 +1,4 @@
+import CIngestSIMD
 /// Histogram mode, for the 16-bit formats (float16, bfloat16).
 ///
 /// A 16-bit element has one of 65,536 values, so everything the kernel
@@ -73,8 +74,7 @@ extension IngestKernel {
         guard let hist = workspace.hist else { return }
         let C = layout.channels
         let bfloat = layout.dtype == .bfloat16
-        let occupied = UnsafeMutablePointer<UInt16>.allocate(capacity: 65536)
-        defer { occupied.deallocate() }
+        let occupied = workspace.occupied
         var total = Moments.empty
         for c in 0..<C {
             let h = hist + c &* 65536
@@ -82,33 +82,42 @@ extension IngestKernel {
             var used = 0, n = 0, sum = 0.0, lo = Double.infinity, hi = -Double.infinity
             var outside = 0
             let sh = normalizer?.shift[c] ?? 0, sc = normalizer?.scale[c] ?? 0, range = normalizer?.range ?? 0
-            var b = 0
-            while b < 65536 {
-                // Most of the table is zeros: 32 entries (128 bytes) are
-                // tested at a time, then 8, before any is looked at.
-                if b & 31 == 0 && Self.zeroEntries(h + b, count: 32) {
-                    b &+= 32
-                    continue
+            @inline(__always) func visit(_ i: Int) {
+                let k = Int(h[i])
+                let f = bfloat ? HalfPrecision.bfloat16(UInt16(i)) : HalfPrecision.float16(UInt16(i))
+                let v = Double(f)
+                n &+= k; sum += Double(k) * v
+                lo = v < lo ? v : lo; hi = v > hi ? v : hi
+                workspace.sketch[QuantileSketch.rawIndex(f)] &+= UInt32(k)
+                if let a = workspace.absSketch {
+                    let y = Swift.abs((v - sh) * sc)
+                    if y > range { outside &+= k }
+                    a[QuantileSketch.rawIndex(Float(y))] &+= UInt32(k)
                 }
-                if Self.zeroEntries(h + b, count: 8) {
-                    b &+= 8
-                    continue
-                }
-                for i in b..<(b &+ 8) where h[i] != 0 {
-                    let k = Int(h[i])
-                    let f = bfloat ? HalfPrecision.bfloat16(UInt16(i)) : HalfPrecision.float16(UInt16(i))
-                    let v = Double(f)
-                    occupied[used] = UInt16(i); used &+= 1
-                    n &+= k; sum += Double(k) * v
-                    lo = v < lo ? v : lo; hi = v > hi ? v : hi
-                    workspace.sketch[QuantileSketch.rawIndex(f)] &+= UInt32(k)
-                    if let a = workspace.absSketch {
-                        let y = Swift.abs((v - sh) * sc)
-                        if y > range { outside &+= k }
-                        a[QuantileSketch.rawIndex(Float(y))] &+= UInt32(k)
+            }
+            if simd {
+                // The occupied values in one AVX2 scan, then visited in the same order.
+                used = ls_occupied(h, 0, 65536, occupied)
+                for u in 0..<used { visit(Int(occupied[u])) }
+            } else {
+                var b = 0
+                while b < 65536 {
+                    // Most of the table is zeros: 32 entries (128 bytes) are
+                    // tested at a time, then 8, before any is looked at.
+                    if b & 31 == 0 && Self.zeroEntries(h + b, count: 32) {
+                        b &+= 32
+                        continue
                     }
+                    if Self.zeroEntries(h + b, count: 8) {
+                        b &+= 8
+                        continue
+                    }
+                    for i in b..<(b &+ 8) where h[i] != 0 {
+                        occupied[used] = UInt16(i); used &+= 1
+                        visit(i)
+                    }
+                    b &+= 8
                 }
-                b &+= 8
             }
             guard n > 0 else { continue }
             if clamp != nil { clamp!.outside += outside; clamp!.elements += n }

@@ -65,3 +65,39 @@ extension BatchSummary {
     /// to rounding); only the speed differs.
     public static var ingestKernel: String { IngestKernel.simdEnabled ? "avx2" : "portable" }
 }
+
+extension QuantileSketch {
+    /// ``init(denseCounts:negativeFrom:through:positiveFrom:through:)`` with
+    /// the lower ends at 0x8000 and 0, by the AVX2 scan (`ls_occupied`):
+    /// the same sketch, one pass that writes the occupied indexes to
+    /// `scratch` (65,536 entries) instead of a counting pass and a filling
+    /// pass in Swift, and no closure for the compiler to inline or not.
+    init(occupiedIn table: UnsafePointer<UInt32>, negativeThrough: Int?, positiveThrough: Int?,
+         scratch: UnsafeMutablePointer<UInt16>) {
+        var negatives = 0, positives = 0
+        if let top = negativeThrough {
+            negatives = ls_occupied(table, 0x8000, (Swift.min(Swift.max(top, 0x8000), 0xFFFF) & ~7) &+ 8, scratch)
+        }
+        if let top = positiveThrough {
+            positives = ls_occupied(table, 0, (Swift.min(Swift.max(top, 0), 0x7FFF) & ~7) &+ 8, scratch + negatives)
+        }
+        let n = negatives &+ positives
+        var counts: [UInt64] = []
+        let keys = [UInt16](unsafeUninitializedCapacity: n) { k, keysWritten in
+            counts = [UInt64](unsafeUninitializedCapacity: n) { c, countsWritten in
+                // Negative values first, the most negative (highest raw index) first.
+                for j in 0..<negatives {
+                    let raw = Int(scratch[negatives &- 1 &- j])
+                    k[j] = Self.orderKey(raw: raw); c[j] = UInt64(table[raw])
+                }
+                for j in 0..<positives {
+                    let raw = Int(scratch[negatives &+ j])
+                    k[negatives &+ j] = Self.orderKey(raw: raw); c[negatives &+ j] = UInt64(table[raw])
+                }
+                countsWritten = n
+            }
+            keysWritten = n
+        }
+        self.init(keys: keys, counts: counts)
+    }
+}

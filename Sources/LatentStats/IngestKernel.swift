@@ -209,7 +209,9 @@ struct IngestKernel {
             if let negative { IngestWorkspace.foldHalves(table, from: 0x8000, through: negative) }
         }
         let dense = UnsafeBufferPointer(start: table, count: 65536)
-        var sketch = QuantileSketch(denseCounts: dense, through: negative, through: positive)
+        var sketch = simd
+            ? QuantileSketch(occupiedIn: table, negativeThrough: negative, positiveThrough: positive, scratch: workspace.occupied)
+            : QuantileSketch(denseCounts: dense, through: negative, through: positive)
         if Int(sketch.count) != expected {
             fullTableScans &+= 1
             if halves { IngestWorkspace.foldHalves(table, from: 0, through: 65535) }

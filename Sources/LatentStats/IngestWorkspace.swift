@@ -21,6 +21,8 @@ final class IngestWorkspace {
     let hist: UnsafeMutablePointer<UInt32>?
     /// The normalizer's per-channel shift and scale (empty without one).
     let normShift, normScale: UnsafeMutablePointer<Double>
+    /// The occupied indexes of one table (65,536 entries), for the AVX2 scan (`ls_occupied`).
+    let occupied: UnsafeMutablePointer<UInt16>
 
     init(channels C: Int, tileWidth: Int, clamp: Bool, histogram: Bool) {
         channels = C
@@ -44,6 +46,7 @@ final class IngestWorkspace {
         } else {
             absSketch = nil
         }
+        occupied = .allocate(capacity: 65536)
         if histogram {
             let h = UnsafeMutablePointer<UInt32>.allocate(capacity: C * 65536)
             h.initialize(repeating: 0, count: C * 65536)
@@ -59,6 +62,7 @@ final class IngestWorkspace {
         sketch.deallocate()
         absSketch?.deallocate()
         hist?.deallocate()
+        occupied.deallocate()
     }
 
     /// Entries of each sketch table: two halves of 65,536 counts. The AVX2

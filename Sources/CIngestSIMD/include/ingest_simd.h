@@ -46,6 +46,12 @@ ls_counts ls_count(int format, const void *src, ptrdiff_t count, uint32_t *sketc
 /// into the first and zeroes them there (lo and hi + 1 multiples of 8).
 void ls_fold_halves(uint32_t *table, ptrdiff_t lo, ptrdiff_t hi);
 
+/// Writes the indexes i in [from, to) with table[i] != 0 to `out`, in
+/// ascending order, and returns how many (from and to multiples of 8):
+/// the occupied entries of a dense sketch table or a value-count table,
+/// read 32 entries at a time.
+ptrdiff_t ls_occupied(const uint32_t *table, ptrdiff_t from, ptrdiff_t to, uint16_t *out);
+
 /// The six off-diagonal co-moments of a 4 × t row-major tile `x`, added
 /// to `co` (4 × 4, row-major, upper triangle).
 void ls_comoments4(const double *x, ptrdiff_t t, double *co);
