@@ -296,6 +296,69 @@ LS_TARGET ptrdiff_t ls_occupied(const uint32_t *table, ptrdiff_t from, ptrdiff_t
     return n;
 }
 
+/// A 16-bit value's float (bfloat16: its bits are the top half of the binary32).
+LS_INLINE float half_value(int format, uint32_t bits) {
+    if (format == LS_FORMAT_BF16) {
+        uint32_t w = bits << 16;
+        float f;
+        memcpy(&f, &w, 4);
+        return f;
+    }
+    return _cvtsh_ss((unsigned short)bits);
+}
+
+LS_TARGET ls_fold ls_fold_values(int format, const uint32_t *hist, const uint16_t *idx, ptrdiff_t used, uint32_t *sketch,
+                                 const ls_clamp *clamp) {
+#pragma clang fp contract(off)
+    ls_fold r = {0, 0, 0, __builtin_inf(), -__builtin_inf()};
+    const double sh = clamp ? clamp->shift : 0, sc = clamp ? clamp->scale : 0, range = clamp ? clamp->range : 0;
+    uint32_t *a = clamp ? clamp->abs_sketch : NULL;
+    for (ptrdiff_t u = 0; u < used; u++) {
+        const uint32_t i = idx[u], k = hist[i];
+        const float f = half_value(format, i);
+        const double v = f;
+        r.n += k;
+        r.sum += (double)k * v;
+        r.min = v < r.min ? v : r.min;
+        r.max = v > r.max ? v : r.max;
+        sketch[float_bits(f) >> 16] += k;
+        if (a) {
+            const double y = __builtin_fabs((v - sh) * sc);
+            r.outside += y > range ? k : 0;
+            a[float_bits((float)y) >> 16] += k;
+        }
+    }
+    return r;
+}
+
+LS_TARGET ls_sums ls_fold_powers(int format, uint32_t *hist, const uint16_t *idx, ptrdiff_t used, double mean) {
+    const __m256d mm = _mm256_set1_pd(mean), two31 = _mm256_set1_pd(2147483648.0);
+    const __m128i flip = _mm_set1_epi32((int)0x80000000u);
+    __m256d a1 = _mm256_setzero_pd(), a2 = a1, a3 = a1, a4 = a1;
+    ptrdiff_t u = 0;
+    for (; u + 4 <= used; u += 4) {
+        __m128i bits = _mm_cvtepu16_epi32(_mm_loadl_epi64((const __m128i *)(idx + u)));
+        __m128i counts = _mm_i32gather_epi32((const int *)hist, bits, 4);
+        // Unsigned 32-bit counts to double: flip the sign bit, convert, add 2^31 back.
+        __m256d k = _mm256_add_pd(_mm256_cvtepi32_pd(_mm_xor_si128(counts, flip)), two31);
+        __m128 f = format == LS_FORMAT_BF16 ? _mm_castsi128_ps(_mm_slli_epi32(bits, 16))
+                                            : _mm_cvtph_ps(_mm_packus_epi32(bits, bits));
+        __m256d d = _mm256_sub_pd(_mm256_cvtps_pd(f), mm);
+        __m256d kd = _mm256_mul_pd(k, d), kd2 = _mm256_mul_pd(kd, d);
+        a1 = _mm256_add_pd(a1, kd);
+        a2 = _mm256_add_pd(a2, kd2);
+        a3 = _mm256_fmadd_pd(kd2, d, a3);
+        a4 = _mm256_fmadd_pd(_mm256_mul_pd(kd2, d), d, a4);
+    }
+    ls_sums s = {hsum(a1), hsum(a2), hsum(a3), hsum(a4)};
+    for (; u < used; u++) {
+        double k = hist[idx[u]], d = (double)half_value(format, idx[u]) - mean, kd2 = k * d * d;
+        s.s1 += k * d; s.s2 += kd2; s.s3 += kd2 * d; s.s4 += kd2 * d * d;
+    }
+    for (u = 0; u < used; u++) hist[idx[u]] = 0;
+    return s;
+}
+
 LS_TARGET void ls_comoments4(const double *x, ptrdiff_t t, double *co) {
     const double *r0 = x, *r1 = x + t, *r2 = x + 2 * t, *r3 = x + 3 * t;
     __m256d p01 = _mm256_setzero_pd(), p02 = p01, p03 = p01, p12 = p01, p13 = p01, p23 = p01;
@@ -346,6 +409,19 @@ void ls_fold_halves(uint32_t *table, ptrdiff_t lo, ptrdiff_t hi) { (void)table; 
 ptrdiff_t ls_occupied(const uint32_t *table, ptrdiff_t from, ptrdiff_t to, uint16_t *out) {
     (void)table; (void)from; (void)to; (void)out;
     return 0;
+}
+
+ls_fold ls_fold_values(int format, const uint32_t *hist, const uint16_t *idx, ptrdiff_t used, uint32_t *sketch,
+                       const ls_clamp *clamp) {
+    (void)format; (void)hist; (void)idx; (void)used; (void)sketch; (void)clamp;
+    ls_fold r = {0, 0, 0, 0, 0};
+    return r;
+}
+
+ls_sums ls_fold_powers(int format, uint32_t *hist, const uint16_t *idx, ptrdiff_t used, double mean) {
+    (void)format; (void)hist; (void)idx; (void)used; (void)mean;
+    ls_sums s = {0, 0, 0, 0};
+    return s;
 }
 
 #endif

@@ -82,24 +82,34 @@ extension IngestKernel {
             var used = 0, n = 0, sum = 0.0, lo = Double.infinity, hi = -Double.infinity
             var outside = 0
             let sh = normalizer?.shift[c] ?? 0, sc = normalizer?.scale[c] ?? 0, range = normalizer?.range ?? 0
-            @inline(__always) func visit(_ i: Int) {
-                let k = Int(h[i])
-                let f = bfloat ? HalfPrecision.bfloat16(UInt16(i)) : HalfPrecision.float16(UInt16(i))
-                let v = Double(f)
-                n &+= k; sum += Double(k) * v
-                lo = v < lo ? v : lo; hi = v > hi ? v : hi
-                workspace.sketch[QuantileSketch.rawIndex(f)] &+= UInt32(k)
-                if let a = workspace.absSketch {
-                    let y = Swift.abs((v - sh) * sc)
-                    if y > range { outside &+= k }
-                    a[QuantileSketch.rawIndex(Float(y))] &+= UInt32(k)
-                }
-            }
             if simd {
-                // The occupied values in one AVX2 scan, then visited in the same order.
+                // The occupied values by one AVX2 scan, and both passes in C
+                // (`Sources/CIngestSIMD`): the same counts, sketches and
+                // extremes, the power sums up to rounding.
                 used = ls_occupied(h, 0, 65536, occupied)
-                for u in 0..<used { visit(Int(occupied[u])) }
+                let format = bfloat ? Int32(LS_FORMAT_BF16) : Int32(LS_FORMAT_F16)
+                let r: ls_fold
+                if let a = workspace.absSketch {
+                    var terms = ls_clamp(shift: sh, scale: sc, range: range, abs_sketch: a)
+                    r = ls_fold_values(format, h, occupied, used, workspace.sketch, &terms)
+                } else {
+                    r = ls_fold_values(format, h, occupied, used, workspace.sketch, nil)
+                }
+                (n, outside, sum, lo, hi) = (Int(r.n), Int(r.outside), r.sum, r.min, r.max)
             } else {
+                @inline(__always) func visit(_ i: Int) {
+                    let k = Int(h[i])
+                    let f = bfloat ? HalfPrecision.bfloat16(UInt16(i)) : HalfPrecision.float16(UInt16(i))
+                    let v = Double(f)
+                    n &+= k; sum += Double(k) * v
+                    lo = v < lo ? v : lo; hi = v > hi ? v : hi
+                    workspace.sketch[QuantileSketch.rawIndex(f)] &+= UInt32(k)
+                    if let a = workspace.absSketch {
+                        let y = Swift.abs((v - sh) * sc)
+                        if y > range { outside &+= k }
+                        a[QuantileSketch.rawIndex(Float(y))] &+= UInt32(k)
+                    }
+                }
                 var b = 0
                 while b < 65536 {
                     // Most of the table is zeros: 32 entries (128 bytes) are
@@ -124,12 +134,17 @@ extension IngestKernel {
             // Pass 2: centred power sums over the occupied values.
             let mean = sum / Double(n)
             var s1 = 0.0, s2 = 0.0, s3 = 0.0, s4 = 0.0
-            for u in 0..<used {
-                let i = Int(occupied[u]), k = Double(h[i])
-                let v = Double(bfloat ? HalfPrecision.bfloat16(UInt16(i)) : HalfPrecision.float16(UInt16(i)))
-                let d = v - mean, d2 = d * d
-                s1 += k * d; s2 += k * d2; s3 += k * d2 * d; s4 += k * d2 * d2
-                h[i] = 0 // the workspace goes back to the pool zeroed
+            if simd {
+                let p = ls_fold_powers(bfloat ? Int32(LS_FORMAT_BF16) : Int32(LS_FORMAT_F16), h, occupied, used, mean)
+                (s1, s2, s3, s4) = (p.s1, p.s2, p.s3, p.s4)
+            } else {
+                for u in 0..<used {
+                    let i = Int(occupied[u]), k = Double(h[i])
+                    let v = Double(bfloat ? HalfPrecision.bfloat16(UInt16(i)) : HalfPrecision.float16(UInt16(i)))
+                    let d = v - mean, d2 = d * d
+                    s1 += k * d; s2 += k * d2; s3 += k * d2 * d; s4 += k * d2 * d2
+                    h[i] = 0 // the workspace goes back to the pool zeroed
+                }
             }
             let kn = Double(n), e = s1 / kn
             let m = Moments(count: n, mean: mean + e, m2: Swift.max(s2 - kn * e * e, 0),

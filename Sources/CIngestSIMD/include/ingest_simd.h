@@ -52,6 +52,24 @@ void ls_fold_halves(uint32_t *table, ptrdiff_t lo, ptrdiff_t hi);
 /// read 32 entries at a time.
 ptrdiff_t ls_occupied(const uint32_t *table, ptrdiff_t from, ptrdiff_t to, uint16_t *out);
 
+/// What histogram mode's first fold pass found over one channel's value
+/// counts: the elements, Σk·v (in the order of the values), the extremes,
+/// and the elements whose y exceeds the clamp range.
+typedef struct { int64_t n, outside; double sum, min, max; } ls_fold;
+
+/// Histogram mode's first fold pass over the `used` occupied values `idx`
+/// (ascending) of one channel's counts `hist` (bfloat16 or float16 bits):
+/// the values' counts added to their buckets in `sketch` and, with
+/// `clamp`, to their y's buckets in its table, with the clamp count. The
+/// arithmetic is the portable fold's, unfused, so the results are identical.
+ls_fold ls_fold_values(int format, const uint32_t *hist, const uint16_t *idx, ptrdiff_t used, uint32_t *sketch,
+                       const ls_clamp *clamp);
+
+/// The second pass: Σk·d … Σk·d⁴ with d = v − mean over the same values,
+/// four at a time (so equal to the portable pass up to rounding), setting
+/// their counts in `hist` back to zero.
+ls_sums ls_fold_powers(int format, uint32_t *hist, const uint16_t *idx, ptrdiff_t used, double mean);
+
 /// The six off-diagonal co-moments of a 4 × t row-major tile `x`, added
 /// to `co` (4 × 4, row-major, upper triangle).
 void ls_comoments4(const double *x, ptrdiff_t t, double *co);
