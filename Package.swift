@@ -84,18 +84,20 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .testTarget(name: "LatentStatsTests", dependencies: ["LatentStats"]),
-        .testTarget(name: "StreamModelTests", dependencies: ["StreamModel", "LatentStats"]),
+        // What several test targets share (a seeded generator); not a product.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "LatentStatsTests", dependencies: ["LatentStats", "TestSupport"]),
+        .testTarget(name: "StreamModelTests", dependencies: ["StreamModel", "LatentStats", "TestSupport"]),
         .testTarget(name: "ScaleStoreTests", dependencies: ["ScaleStore", "StreamModel"]),
         .testTarget(
             name: "ScaleServerTests",
             dependencies: [
-                "ScaleServer", "StreamModel", "LatentStats", "ScaleStore", "ScaledPaths",
+                "ScaleServer", "StreamModel", "LatentStats", "ScaleStore", "ScaledPaths", "TestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ]
         ),
-        .testTarget(name: "ScalectlTests", dependencies: ["ScalectlCore", "ScaledPaths", "scalectl", "scaled"]),
+        .testTarget(name: "ScalectlTests", dependencies: ["ScalectlCore", "ScaledPaths", "scalectl", "scaled", "TestSupport"]),
     ]
 )
 

@@ -1,27 +1,17 @@
 import Foundation
 import StreamModel
 import Testing
+import TestSupport
 @testable import ScaleServer
 
 /// The direct JSON writer against Foundation's `JSONEncoder`, the encoder it
 /// replaced on the push path: the same bytes for every generated value.
 @Suite struct JSONWriterTests {
-    struct SplitMix: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     static let keys = ["a", "b", "B", "a10", "a9", "_x", "x_y", "scaling_factor", "é", "Z", "a b", "k/1", ""]
     static let strings = ["", "plain", "quote \" and \\ backslash", "slash / and ≥ ±", "tab\tnew\nline\r\u{8}\u{C}",
                           "\u{0}\u{1}\u{1F}\u{7F}", "emoji 🙂 and \u{2028}\u{2029}", "GET …/normalization?tag=BUCKET"]
 
-    static func double(_ g: inout SplitMix) -> Double {
+    static func double(_ g: inout SplitMix64) -> Double {
         switch g.next() % 6 {
         case 0: return Double(Int64(bitPattern: g.next()) % 1000)
         case 1: return [0.0, -0.0, 1, -1, 0.1, 1e-5, 1e16, 1.5e300, 5e-324, Double.greatestFiniteMagnitude][Int(g.next() % 10)]
@@ -32,7 +22,7 @@ import Testing
         }
     }
 
-    static func value(_ g: inout SplitMix, depth: Int) -> JSONValue {
+    static func value(_ g: inout SplitMix64, depth: Int) -> JSONValue {
         switch g.next() % (depth > 3 ? 5 : 7) {
         case 0: return .null
         case 1: return .bool(g.next() % 2 == 0)
@@ -53,7 +43,7 @@ import Testing
 
     @Test(arguments: [false, true])
     func sameBytesAsJSONEncoder(escapingSlashes: Bool) throws {
-        var g = SplitMix(state: escapingSlashes ? 7 : 11)
+        var g = SplitMix64(seed: escapingSlashes ? 7 : 11)
         var objects = 0
         for _ in 0..<3000 {
             let v = Self.value(&g, depth: 0)
@@ -86,7 +76,7 @@ import Testing
     /// Parsing what the writer wrote gives the value back (an integral
     /// number may come back as an int: JSONValue's == holds them equal).
     @Test func roundTrips() throws {
-        var g = SplitMix(state: 3)
+        var g = SplitMix64(seed: 3)
         var checked = 0
         for _ in 0..<500 {
             let v = Self.value(&g, depth: 0)

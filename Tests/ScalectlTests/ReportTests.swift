@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import ScalectlCore
 
 @Suite("report: nice ticks and scales")
@@ -69,9 +70,9 @@ struct ChanMergeTests {
     /// Property: merging the parts, in any grouping, equals the moments of the whole.
     @Test(arguments: [1, 2, 3, 4, 5])
     func mergingPartsEqualsTheWhole(seed: UInt64) {
-        var rng = SplitMix(seed: seed)
+        var rng = SplitMix64(seed: seed)
         // Offset 1e4, std ~1: E[x²]−E[x]² would lose every digit here.
-        let values = (0..<997).map { _ in 1e4 + rng.normal() * (0.5 + Double(seed) * 0.2) }
+        let values = (0..<997).map { _ in 1e4 + rng.gaussian() * (0.5 + Double(seed) * 0.2) }
         var cuts = Set<Int>()
         for _ in 0..<Int(seed * 7) { cuts.insert(Int(rng.next() % 996) + 1) }
         let bounds = [0] + cuts.sorted() + [values.count]
@@ -87,9 +88,9 @@ struct ChanMergeTests {
     }
 
     @Test func convergenceSeriesEndsAtTheWholeFactor() throws {
-        var rng = SplitMix(seed: 9)
+        var rng = SplitMix64(seed: 9)
         let batches = (1...50).map { i -> (HistoryBatch, [Double]) in
-            let v = (0..<256).map { _ in rng.normal() * 2 + 0.3 }
+            let v = (0..<256).map { _ in rng.gaussian() * 2 + 0.3 }
             let m = PooledMoments(values: v)
             return (HistoryBatch(seq: i, samples: 4, count: 256, mean: m.mean, std: m.std), v)
         }
@@ -276,17 +277,3 @@ struct ReportSVGTests {
     }
 }
 
-/// A small deterministic generator (SplitMix64) with Box–Muller normals.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed &* 0x9E3779B97F4A7C15 }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E3779B97F4A7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58476D1CE4E5B9
-        z = (z ^ (z >> 27)) &* 0x94D049BB133111EB
-        return z ^ (z >> 31)
-    }
-    mutating func uniform() -> Double { (Double(next() >> 11) + 0.5) / Double(1 << 53) }
-    mutating func normal() -> Double { (-2 * Foundation.log(uniform())).squareRoot() * Foundation.cos(2 * .pi * uniform()) }
-}

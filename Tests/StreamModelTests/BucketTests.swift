@@ -1,27 +1,19 @@
 import Foundation
 import LatentStats
 import Testing
+import TestSupport
 @testable import StreamModel
 
 /// A seeded normal generator (SplitMix64 + Box–Muller), so every run sees the same data.
 struct Gaussian {
-    var state: UInt64
+    var rng: SplitMix64
     var spare: Double?
 
-    init(seed: UInt64) { state = seed }
-
-    mutating func uniform() -> Double {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        z ^= z >> 31
-        return (Double(z >> 11) + 0.5) / 9_007_199_254_740_992
-    }
+    init(seed: UInt64) { rng = SplitMix64(seed: seed) }
 
     mutating func next() -> Double {
         if let s = spare { spare = nil; return s }
-        let r = (-2 * log(uniform())).squareRoot(), t = 2 * Double.pi * uniform()
+        let r = (-2 * log(rng.openUniform())).squareRoot(), t = 2 * Double.pi * rng.openUniform()
         spare = r * sin(t)
         return r * cos(t)
     }
