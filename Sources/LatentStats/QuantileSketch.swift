@@ -51,9 +51,9 @@ public struct QuantileSketch: Sendable, Equatable {
     /// sign). Raw indexes grow with |x| within a sign, so the raw indexes of
     /// a range's two ends bound those of every value in it, and the rest of
     /// the table need not be read. The lower ends are rounded down to a
-    /// multiple of 8. (With this signature the fill closure is inlined into
-    /// the scan: callgrind 0.25 instructions per element for f32 (32,4,64,64),
-    /// against 0.82 for a build that outlined it; `bench/stats` shows which.)
+    /// multiple of 8. This is the portable loops' scan; the AVX2 kernel
+    /// builds the same sketch by `init(occupiedIn:negativeThrough:positiveThrough:scratch:)`
+    /// (`IngestKernel+SIMD.swift`), one C pass instead of two here.
     init(denseCounts table: UnsafeBufferPointer<UInt32>, negativeFrom: Int = 0x8000, through negativeThrough: Int?,
          positiveFrom: Int = 0, through positiveThrough: Int?) {
         precondition(table.count == 65536)
