@@ -296,17 +296,6 @@ LS_TARGET ptrdiff_t ls_occupied(const uint32_t *table, ptrdiff_t from, ptrdiff_t
     return n;
 }
 
-/// A 16-bit value's float (bfloat16: its bits are the top half of the binary32).
-LS_INLINE float half_value(int format, uint32_t bits) {
-    if (format == LS_FORMAT_BF16) {
-        uint32_t w = bits << 16;
-        float f;
-        memcpy(&f, &w, 4);
-        return f;
-    }
-    return _cvtsh_ss((unsigned short)bits);
-}
-
 LS_TARGET ls_fold ls_fold_values(int format, const uint32_t *hist, const uint16_t *idx, ptrdiff_t used, uint32_t *sketch,
                                  const ls_clamp *clamp) {
 #pragma clang fp contract(off)
@@ -315,7 +304,7 @@ LS_TARGET ls_fold ls_fold_values(int format, const uint32_t *hist, const uint16_
     uint32_t *a = clamp ? clamp->abs_sketch : NULL;
     for (ptrdiff_t u = 0; u < used; u++) {
         const uint32_t i = idx[u], k = hist[i];
-        const float f = half_value(format, i);
+        const float f = load1(format, idx, u);   // the value whose bits are i
         const double v = f;
         r.n += k;
         r.sum += (double)k * v;
@@ -352,7 +341,7 @@ LS_TARGET ls_sums ls_fold_powers(int format, uint32_t *hist, const uint16_t *idx
     }
     ls_sums s = {hsum(a1), hsum(a2), hsum(a3), hsum(a4)};
     for (; u < used; u++) {
-        double k = hist[idx[u]], d = (double)half_value(format, idx[u]) - mean, kd2 = k * d * d;
+        double k = hist[idx[u]], d = (double)load1(format, idx, u) - mean, kd2 = k * d * d;
         s.s1 += k * d; s.s2 += kd2; s.s3 += kd2 * d; s.s4 += kd2 * d * d;
     }
     for (u = 0; u < used; u++) hist[idx[u]] = 0;

@@ -74,6 +74,7 @@ extension IngestKernel {
         guard let hist = workspace.hist else { return }
         let C = layout.channels
         let bfloat = layout.dtype == .bfloat16
+        let format = bfloat ? Int32(LS_FORMAT_BF16) : Int32(LS_FORMAT_F16)   // for the C passes
         let occupied = workspace.occupied
         var total = Moments.empty
         for c in 0..<C {
@@ -87,7 +88,6 @@ extension IngestKernel {
                 // (`Sources/CIngestSIMD`): the same counts, sketches and
                 // extremes, the power sums up to rounding.
                 used = ls_occupied(h, 0, 65536, occupied)
-                let format = bfloat ? Int32(LS_FORMAT_BF16) : Int32(LS_FORMAT_F16)
                 let r: ls_fold
                 if let a = workspace.absSketch {
                     var terms = ls_clamp(shift: sh, scale: sc, range: range, abs_sketch: a)
@@ -135,7 +135,7 @@ extension IngestKernel {
             let mean = sum / Double(n)
             var s1 = 0.0, s2 = 0.0, s3 = 0.0, s4 = 0.0
             if simd {
-                let p = ls_fold_powers(bfloat ? Int32(LS_FORMAT_BF16) : Int32(LS_FORMAT_F16), h, occupied, used, mean)
+                let p = ls_fold_powers(format, h, occupied, used, mean)
                 (s1, s2, s3, s4) = (p.s1, p.s2, p.s3, p.s4)
             } else {
                 for u in 0..<used {

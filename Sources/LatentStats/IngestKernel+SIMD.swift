@@ -76,10 +76,10 @@ extension QuantileSketch {
          scratch: UnsafeMutablePointer<UInt16>) {
         var negatives = 0, positives = 0
         if let top = negativeThrough {
-            negatives = ls_occupied(table, 0x8000, (Swift.min(Swift.max(top, 0x8000), 0xFFFF) & ~7) &+ 8, scratch)
+            negatives = ls_occupied(table, 0x8000, Self.group(top, negative: true) &+ 8, scratch)
         }
         if let top = positiveThrough {
-            positives = ls_occupied(table, 0, (Swift.min(Swift.max(top, 0), 0x7FFF) & ~7) &+ 8, scratch + negatives)
+            positives = ls_occupied(table, 0, Self.group(top, negative: false) &+ 8, scratch + negatives)
         }
         let n = negatives &+ positives
         var counts: [UInt64] = []

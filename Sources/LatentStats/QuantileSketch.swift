@@ -45,6 +45,13 @@ public struct QuantileSketch: Sendable, Equatable {
         self.init(denseCounts: table, negativeFrom: 0x8000, through: 0xFFFF, positiveFrom: 0, through: 0x7FFF)
     }
 
+    /// The first raw index of the group of 8 entries that holds `raw`, kept
+    /// within the negative (0x8000…0xFFFF) or positive (0…0x7FFF) half.
+    @inline(__always)
+    static func group(_ raw: Int, negative: Bool) -> Int {
+        (negative ? Swift.min(Swift.max(raw, 0x8000), 0xFFFF) : Swift.min(Swift.max(raw, 0), 0x7FFF)) & ~7
+    }
+
     /// Builds a sketch from the entries of a dense table that can be
     /// occupied: negative raw indexes `negativeFrom` … `negativeThrough` and
     /// positive ones `positiveFrom` … `positiveThrough` (nil: none of that
@@ -66,10 +73,10 @@ public struct QuantileSketch: Sendable, Equatable {
         }
         // Negative values: raw 0xFFFF (most negative) ... 0x8000, then positive 0x0000 ... 0x7FFF.
         let negative = negativeThrough.map { top in
-            stride(from: Swift.min(Swift.max(top, 0x8000), 0xFFFF) & ~7, through: Swift.min(Swift.max(negativeFrom, 0x8000), 0xFFFF) & ~7, by: -8)
+            stride(from: Self.group(top, negative: true), through: Self.group(negativeFrom, negative: true), by: -8)
         }
         let positive = positiveThrough.map { top in
-            stride(from: Swift.min(Swift.max(positiveFrom, 0), 0x7FFF) & ~7, through: Swift.min(Swift.max(top, 0), 0x7FFF) & ~7, by: 8)
+            stride(from: Self.group(positiveFrom, negative: false), through: Self.group(top, negative: false), by: 8)
         }
         // Two passes: count the occupied entries, then write them into arrays
         // of exactly that size (appending cost more than the scan).
