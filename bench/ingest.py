@@ -142,16 +142,15 @@ def tiny_push_cost(pid, sock, seconds):
     """What a push costs apart from its size: (1,4,8,8) float32 pushes from
     one client. Returns (wall ms per push, the daemon's CPU ms per push, the
     client thread's CPU ms per push)."""
-    body = [np.zeros((1, 4, 8, 8), np.float32).tobytes()]
+    rng = np.random.default_rng(1)
+    bodies = [(0.3 + 1.7 * rng.standard_normal((1, 4, 8, 8))).astype(np.float32).tobytes() for _ in range(4)]
     query = "dtype=float32&shape=1,4,8,8"
-    push_loop(sock, "bench-fixed", body, query, 0, [])
+    push_loop(sock, "bench-fixed", bodies[:1], query, 0, [])
     out = []
-    meter = Meter(pid)
-    c0 = time.thread_time()
-    push_loop(sock, "bench-fixed", body, query, seconds, out)
-    client = time.thread_time() - c0
-    n, nbytes, dt = out[0]
-    daemon = meter.stop(nbytes, n)["core_s_per_gb"] * nbytes / 1e9
+    d0, c0 = cpu_seconds(pid), time.thread_time()
+    push_loop(sock, "bench-fixed", bodies, query, seconds, out)
+    daemon, client = cpu_seconds(pid) - d0, time.thread_time() - c0
+    n, _, dt = out[0]
     return dt / n * 1e3, daemon / n * 1e3, client / n * 1e3
 
 
